@@ -1,0 +1,139 @@
+//! Queries on the `events` table: the deduplicating bulk insert and the API's reads.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use super::schema::events;
+use super::DbError;
+
+/// Columns bound per inserted row; PostgreSQL allows 65,535 bind parameters per statement.
+const BINDS_PER_ROW: usize = 8;
+/// Rows per INSERT statement, well inside the bind-parameter limit.
+pub const INSERT_CHUNK_ROWS: usize = 60_000 / BINDS_PER_ROW;
+
+/// An event ready to be stored, with the Kafka position it was read from.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent {
+    pub topic: String,
+    pub event_id: String,
+    pub source: String,
+    pub event_timestamp: DateTime<Utc>,
+    pub payload: serde_json::Value,
+    pub kafka_partition: i32,
+    pub kafka_offset: i64,
+}
+
+/// A stored event as the API returns it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = events)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub topic: String,
+    pub event_id: String,
+    #[serde(serialize_with = "crate::db::events::rfc3339")]
+    #[diesel(column_name = event_timestamp)]
+    pub timestamp: DateTime<Utc>,
+    pub source: String,
+    pub payload: serde_json::Value,
+    #[serde(serialize_with = "crate::db::events::rfc3339")]
+    pub processed_at: DateTime<Utc>,
+    #[serde(rename = "partition")]
+    pub kafka_partition: i32,
+    #[serde(rename = "offset")]
+    pub kafka_offset: i64,
+}
+
+fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::event::format_timestamp(ts))
+}
+
+/// Inserts rows, skipping any whose `(topic, event_id)` is already stored, and returns the
+/// keys that were actually inserted. Rows must already be unique within `rows`.
+pub async fn insert_new(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewEvent],
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
+        let keys: Vec<(String, String)> = diesel::insert_into(events::table)
+            .values(chunk)
+            .on_conflict((events::topic, events::event_id))
+            .do_nothing()
+            .returning((events::topic, events::event_id))
+            .get_results(conn)
+            .await?;
+        inserted.extend(keys);
+    }
+    Ok(inserted)
+}
+
+/// Which way `GET /events` walks a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first (the default).
+    Desc,
+    /// Publish order.
+    Asc,
+}
+
+/// Filters of `GET /events`.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub topic: Option<String>,
+    pub limit: i64,
+    /// Only ids strictly below this one.
+    pub before: Option<i64>,
+    /// Only ids strictly above this one.
+    pub after: Option<i64>,
+    pub order: Order,
+}
+
+/// Lists stored events with cursor paging on `id`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    query: &EventQuery,
+) -> Result<Vec<StoredEvent>, DbError> {
+    let mut sql = events::table.select(StoredEvent::as_select()).into_boxed();
+    if let Some(topic) = &query.topic {
+        sql = sql.filter(events::topic.eq(topic.clone()));
+    }
+    if let Some(before) = query.before {
+        sql = sql.filter(events::id.lt(before));
+    }
+    if let Some(after) = query.after {
+        sql = sql.filter(events::id.gt(after));
+    }
+    sql = match query.order {
+        Order::Desc => sql.order(events::id.desc()),
+        Order::Asc => sql.order(events::id.asc()),
+    };
+    Ok(sql.limit(query.limit).load(conn).await?)
+}
+
+/// One event by its key.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    topic: &str,
+    event_id: &str,
+) -> Result<Option<StoredEvent>, DbError> {
+    Ok(events::table
+        .select(StoredEvent::as_select())
+        .filter(events::topic.eq(topic))
+        .filter(events::event_id.eq(event_id))
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Number of stored rows.
+pub async fn count(conn: &mut AsyncPgConnection) -> Result<i64, DbError> {
+    Ok(events::table.count().get_result(conn).await?)
+}
+
+/// Empties the table (the consumer's `replay --rebuild`).
+pub async fn delete_all(conn: &mut AsyncPgConnection) -> Result<usize, DbError> {
+    Ok(diesel::delete(events::table).execute(conn).await?)
+}

@@ -1,0 +1,28 @@
+//! The PostgreSQL layer: schema, connection pool, embedded migrations and every query logagg
+//! runs. Binaries never write SQL themselves; they call the functions here.
+
+pub mod counters;
+pub mod dead_letters;
+pub mod events;
+pub mod pool;
+pub mod progress;
+pub mod schema;
+
+pub use pool::{connect, run_migrations, Conn, Pool};
+
+/// Any failure talking to PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(String),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for DbError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        DbError::Pool(e.to_string())
+    }
+}

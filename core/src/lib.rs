@@ -1,0 +1,13 @@
+//! logagg-core: the event model and its validation, configuration, the PostgreSQL layer and
+//! telemetry, shared by the api, consumer and producer binaries.
+//!
+//! Error policy: library code returns `thiserror` enums (see [`event::EventError`],
+//! [`db::DbError`]); binaries wrap them with `anyhow::Context` at their edges, and the api maps
+//! errors to HTTP statuses in one place (`logagg_api::errors`).
+
+pub mod config;
+pub mod db;
+pub mod event;
+pub mod telemetry;
+
+pub use event::{Event, FieldError};
