@@ -1,1 +1,51 @@
-fn main() {}
+//! `logagg-consumer`: runs the consumer-group worker, or applies migrations.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
+use logagg_core::{db, telemetry};
+
+#[derive(Parser)]
+#[command(name = "logagg-consumer", version, about = "Kafka -> PostgreSQL consumer of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consume until SIGINT/SIGTERM (the default).
+    Run,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let cli = Cli::parse();
+    let kafka = KafkaConfig::from_env()?;
+    let database = DatabaseConfig::from_env()?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = ConsumerConfig::from_env()?;
+            logagg_consumer::run(kafka, database, config, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let applied = db::run_migrations(&database.url).await.context("migrating")?;
+            println!("applied {applied} migration(s)");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}

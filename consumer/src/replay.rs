@@ -1,0 +1,1 @@
+//! Resetting the group offsets for replay (see issue 7).

@@ -1,0 +1,187 @@
+//! The idempotent rdkafka producer: configuration, ordered batch publishing, typed errors and
+//! broker inspection (watermarks, reachability).
+
+use std::time::Duration;
+
+use logagg_core::config::{KafkaConfig, ProducerConfig};
+use logagg_core::Event;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use serde::Serialize;
+
+/// Where the broker stored a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Why a publish failed, split by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The broker may accept the same records later (down, slow, leader moving, queue full).
+    #[error("broker unavailable, retry later: {0}")]
+    Retryable(String),
+    /// Retrying cannot help (record too large, authorization, bad configuration).
+    #[error("publish failed: {0}")]
+    Fatal(String),
+}
+
+impl PublishError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PublishError::Retryable(_))
+    }
+
+    fn from_kafka(error: KafkaError) -> Self {
+        use RDKafkaErrorCode::*;
+        let retryable = match error.rdkafka_error_code() {
+            Some(
+                MessageTimedOut | QueueFull | AllBrokersDown | BrokerTransportFailure
+                | NetworkException | RequestTimedOut | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend | LeaderNotAvailable | NotLeaderForPartition
+                | UnknownTopicOrPartition | BrokerNotAvailable | OperationTimedOut
+                | Resolve | PurgeQueue | PurgeInflight,
+            ) => true,
+            Some(_) => false,
+            None => matches!(error, KafkaError::Canceled),
+        };
+        if retryable {
+            PublishError::Retryable(error.to_string())
+        } else {
+            PublishError::Fatal(error.to_string())
+        }
+    }
+}
+
+/// Builds the producer configuration: idempotence on (acks=all), batching and compression
+/// from `tuning`, and a delivery timeout after which an unacked record fails instead of waiting.
+pub fn producer_config(kafka: &KafkaConfig, tuning: &ProducerConfig) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", tuning.linger.as_millis().to_string())
+        .set("compression.type", &tuning.compression)
+        .set("message.timeout.ms", tuning.delivery_timeout.as_millis().max(1).to_string())
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("batch.size", "1000000")
+        .set("client.id", "logagg-producer");
+    config
+}
+
+/// The idempotent producer bound to logagg's Kafka topic.
+#[derive(Clone)]
+pub struct EventProducer {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl EventProducer {
+    pub fn new(kafka: &KafkaConfig, tuning: &ProducerConfig) -> Result<Self, PublishError> {
+        let producer: FutureProducer = producer_config(kafka, tuning)
+            .create()
+            .map_err(|e| PublishError::Fatal(format!("cannot create producer: {e}")))?;
+        Ok(Self {
+            producer,
+            topic: kafka.topic.clone(),
+        })
+    }
+
+    /// The Kafka topic records go to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Enqueues one record (key = event topic) and returns its delivery future. Records
+    /// enqueued in order reach a partition in that order.
+    pub async fn enqueue(&self, key: &str, value: &[u8]) -> Result<DeliveryFuture, PublishError> {
+        loop {
+            let record = FutureRecord::to(&self.topic).key(key).payload(value);
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // The local queue drains as the broker acks; wait in order, never skip.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err((error, _)) => return Err(PublishError::from_kafka(error)),
+            }
+        }
+    }
+
+    /// Awaits a delivery future.
+    pub async fn await_ack(delivery: DeliveryFuture) -> Result<Ack, PublishError> {
+        match delivery.await {
+            Ok(Ok(delivery)) => Ok(Ack {
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
+            Ok(Err((error, _))) => Err(PublishError::from_kafka(error)),
+            Err(_canceled) => Err(PublishError::Retryable("producer shut down".into())),
+        }
+    }
+
+    /// Publishes events in order and waits until the broker acked every one. On error some
+    /// records may still have been stored: at-least-once, so the caller may retry them all.
+    pub async fn publish(&self, events: &[Event]) -> Result<Vec<Ack>, PublishError> {
+        let mut deliveries = Vec::with_capacity(events.len());
+        for event in events {
+            deliveries.push(self.enqueue(&event.topic, &event.to_json_bytes()).await?);
+        }
+        let mut acks = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            acks.push(Self::await_ack(delivery).await?);
+        }
+        Ok(acks)
+    }
+
+    /// Waits for every enqueued record to be acked or to fail.
+    pub fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
+        self.producer.flush(timeout).map_err(PublishError::from_kafka)
+    }
+
+    /// Per partition `(partition, low, high)` watermarks of the topic. Blocking: call it from
+    /// `spawn_blocking`.
+    pub fn watermarks(&self, timeout: Duration) -> Result<Vec<(i32, i64, i64)>, PublishError> {
+        watermarks(self.producer.client(), &self.topic, timeout)
+    }
+
+    /// Whether a broker answers a metadata request. Blocking: call it from `spawn_blocking`.
+    pub fn broker_reachable(&self, timeout: Duration) -> Result<(), PublishError> {
+        self.producer
+            .client()
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map(|_| ())
+            .map_err(PublishError::from_kafka)
+    }
+}
+
+/// Per partition `(partition, low, high)` watermarks of `topic`, through any client.
+pub fn watermarks<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<(i32, i64, i64)>, PublishError> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(PublishError::from_kafka)?;
+    let mut out = Vec::new();
+    for t in metadata.topics() {
+        if let Some(error) = t.error() {
+            return Err(PublishError::Retryable(format!(
+                "topic {topic}: {:?}",
+                RDKafkaErrorCode::from(error)
+            )));
+        }
+        for p in t.partitions() {
+            let (low, high) = client
+                .fetch_watermarks(topic, p.id(), timeout)
+                .map_err(PublishError::from_kafka)?;
+            out.push((p.id(), low, high));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
