@@ -1,1 +1,59 @@
-//! stub
+//! logagg-api: the warp HTTP service. `routes` holds the filters, `handlers` the handlers,
+//! `errors` the single error-to-status mapping, `openapi` the published contract.
+
+pub mod errors;
+pub mod handlers;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
+use logagg_core::db;
+use logagg_producer::EventProducer;
+
+pub use state::AppState;
+
+/// Builds the state: migrations, pool, producer.
+pub async fn build_state(
+    kafka: KafkaConfig,
+    database: DatabaseConfig,
+    producer: ProducerConfig,
+    config: ApiConfig,
+) -> anyhow::Result<AppState> {
+    db::run_migrations(&database.url)
+        .await
+        .context("applying database migrations")?;
+    Ok(AppState {
+        pool: db::connect(&database)?,
+        producer: EventProducer::new(&kafka, &producer)?,
+        kafka: Arc::new(kafka),
+        config: Arc::new(config),
+        metrics: metrics::ApiMetrics::new(),
+        started: Instant::now(),
+    })
+}
+
+/// Binds the configured address and returns it with the server future, which runs until
+/// `shutdown` resolves and in-flight requests finish.
+pub fn serve(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    let addr = state.config.addr;
+    let producer = state.producer.clone();
+    let (bound, server) = warp::serve(routes::routes(state))
+        .try_bind_with_graceful_shutdown(addr, shutdown)
+        .with_context(|| format!("binding {addr}"))?;
+    Ok((bound, async move {
+        server.await;
+        // Deliver what is still queued before exiting.
+        let _ = producer.flush(std::time::Duration::from_secs(5));
+    }))
+}

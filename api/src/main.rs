@@ -1,1 +1,55 @@
-fn main() {}
+//! `logagg-api`: serves the HTTP API, or applies migrations.
+
+use anyhow::Context;
+use clap::Parser;
+use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
+use logagg_core::{db, telemetry};
+
+#[derive(Parser)]
+#[command(name = "logagg-api", version, about = "HTTP API of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve until SIGINT/SIGTERM (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let cli = Cli::parse();
+    let database = DatabaseConfig::from_env()?;
+    if let Some(Command::Migrate) = cli.command {
+        let applied = db::run_migrations(&database.url).await.context("migrating")?;
+        println!("applied {applied} migration(s)");
+        return Ok(());
+    }
+    let state = logagg_api::build_state(
+        KafkaConfig::from_env()?,
+        database,
+        ProducerConfig::from_env()?,
+        ApiConfig::from_env()?,
+    )
+    .await?;
+    let (addr, server) = logagg_api::serve(state, shutdown_signal())?;
+    tracing::info!(%addr, "logagg-api listening");
+    server.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,143 @@
+//! The API's error policy: every failure becomes an [`ApiError`], and this module is the one
+//! place that maps errors (and warp's rejections) to an HTTP status and a JSON body
+//! `{"error": "...", "details": [...]}`.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use serde_json::json;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// One invalid field of one event in a publish request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemError {
+    pub index: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    Unprocessable {
+        message: String,
+        details: Vec<ItemError>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl From<logagg_core::db::DbError> for ApiError {
+    fn from(error: logagg_core::db::DbError) -> Self {
+        match error {
+            logagg_core::db::DbError::Pool(e) => ApiError::Unavailable(format!("database unavailable: {e}")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            ApiError::Unprocessable { message, details } => {
+                json!({"error": message, "details": details})
+            }
+            other => json!({"error": other.to_string()}),
+        };
+        let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        if status.is_server_error() {
+            tracing::warn!(%status, error = %self, "request failed");
+        }
+        response
+    }
+}
+
+/// Turns every rejection into a JSON error (the single `recover` of the router).
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if let Some(error) = rejection.find::<ApiError>() {
+        clone_error(error)
+    } else if rejection.is_not_found() {
+        ApiError::NotFound("no such route".into())
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge("request body is larger than the configured limit".into())
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        ApiError::BadRequest("a Content-Length header is required".into())
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
+        ApiError::BadRequest(format!("invalid query string: {e}"))
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
+        ApiError::BadRequest(e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
+        ApiError::BadRequest(e.to_string())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed { allow: "GET" }
+    } else {
+        ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
+    };
+    Ok(error.into_response())
+}
+
+fn clone_error(error: &ApiError) -> ApiError {
+    match error {
+        ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
+        ApiError::Unauthorized => ApiError::Unauthorized,
+        ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(m.clone()),
+        ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+        ApiError::Unprocessable { message, details } => ApiError::Unprocessable {
+            message: message.clone(),
+            details: details.clone(),
+        },
+        ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
+        ApiError::MethodNotAllowed { allow } => ApiError::MethodNotAllowed { allow },
+        ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
+        ApiError::Internal(m) => ApiError::Internal(m.clone()),
+    }
+}

@@ -1,0 +1,222 @@
+//! `POST /publish`: validate everything, then produce and wait for the broker's acks.
+
+use bytes::Bytes;
+use logagg_core::Event;
+use logagg_producer::PublishError;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use warp::reply::Response;
+use warp::Reply;
+
+use crate::errors::{ApiError, ItemError};
+use crate::state::AppState;
+
+/// Largest serialized event: librdkafka's default message.max.bytes less room for the key and
+/// record overhead. Bigger events are refused up front (422) instead of failing at the broker.
+pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
+
+/// The handler. `content_type` and `authorization` are the raw request headers.
+pub async fn publish(
+    state: AppState,
+    content_type: Option<String>,
+    authorization: Option<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(state.config.token.as_deref(), authorization.as_deref())?;
+    if !is_json(content_type.as_deref()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    let events = parse_events(value, state.config.max_batch_events)?;
+    let acks = tokio::time::timeout(state.config.publish_timeout, state.producer.publish(&events))
+        .await
+        .map_err(|_| {
+            ApiError::Unavailable(format!(
+                "broker did not acknowledge within {} ms; nothing is reported accepted, retry",
+                state.config.publish_timeout.as_millis()
+            ))
+        })?
+        .map_err(|error| match error {
+            PublishError::Retryable(e) => ApiError::Unavailable(format!("broker unavailable: {e}")),
+            PublishError::Fatal(e) => ApiError::Internal(e),
+        })?;
+    state.metrics.events_accepted.inc_by(events.len() as u64);
+    let offsets: Vec<Value> = events
+        .iter()
+        .zip(&acks)
+        .map(|(event, ack)| json!({"event_id": event.event_id, "partition": ack.partition, "offset": ack.offset}))
+        .collect();
+    Ok(warp::reply::json(&json!({
+        "status": "accepted",
+        "accepted": events.len(),
+        "offsets": offsets,
+    }))
+    .into_response())
+}
+
+fn authorize(expected: Option<&str>, header: Option<&str>) -> Result<(), ApiError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let given = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+    if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// `application/json`, optionally with parameters, or any `application/*+json`.
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return false;
+    };
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Accepts one event object, a bare array, or `{"events": [...]}`, and validates every event.
+pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiError> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut object) if object.contains_key("events") => {
+            if object.len() > 1 {
+                let extra: Vec<_> = object.keys().filter(|k| *k != "events").cloned().collect();
+                return Err(unprocessable(
+                    "unknown fields next to \"events\"",
+                    extra
+                        .into_iter()
+                        .map(|field| ItemError { index: 0, field, message: "unknown field".into() })
+                        .collect(),
+                ));
+            }
+            match object.remove("events") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(unprocessable("\"events\" must be an array of events", vec![])),
+            }
+        }
+        Value::Object(object) => vec![Value::Object(object)],
+        other => {
+            return Err(unprocessable(
+                &format!("expected an event object, an array of events or {{\"events\": [...]}}, got {}", kind(&other)),
+                vec![],
+            ))
+        }
+    };
+    if items.is_empty() {
+        return Err(unprocessable("the batch is empty: send 1 or more events", vec![]));
+    }
+    if items.len() > max_events {
+        return Err(unprocessable(
+            &format!("the batch has {} events; at most {max_events} are accepted per request", items.len()),
+            vec![],
+        ));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    let mut details = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match Event::from_value(item) {
+            Ok(event) => {
+                let size = event.to_json_bytes().len();
+                if size > MAX_EVENT_BYTES {
+                    details.push(ItemError {
+                        index,
+                        field: "payload".into(),
+                        message: format!("event is {size} bytes; at most {MAX_EVENT_BYTES} allowed"),
+                    });
+                }
+                events.push(event);
+            }
+            Err(errors) => details.extend(errors.into_iter().map(|e| ItemError {
+                index,
+                field: e.field,
+                message: e.message,
+            })),
+        }
+    }
+    if details.is_empty() {
+        Ok(events)
+    } else {
+        let bad: std::collections::BTreeSet<usize> = details.iter().map(|d| d.index).collect();
+        Err(unprocessable(
+            &format!("{} of {} events are invalid; nothing was published", bad.len(), items.len()),
+            details,
+        ))
+    }
+}
+
+fn unprocessable(message: &str, details: Vec<ItemError>) -> ApiError {
+    ApiError::Unprocessable {
+        message: message.to_owned(),
+        details,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> Value {
+        json!({"topic": "t", "event_id": id, "timestamp": "2026-11-25T12:00:00Z", "source": "s"})
+    }
+
+    #[test]
+    fn accepts_the_three_shapes() {
+        assert_eq!(parse_events(event("1"), 10).unwrap().len(), 1);
+        assert_eq!(parse_events(json!([event("1"), event("2")]), 10).unwrap().len(), 2);
+        assert_eq!(parse_events(json!({"events": [event("1")]}), 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_bad_event_rejects_the_batch_with_its_index() {
+        let mut bad = event("2");
+        bad["timestamp"] = json!("not-a-date");
+        let Err(ApiError::Unprocessable { details, .. }) = parse_events(json!([event("1"), bad]), 10) else {
+            panic!("expected 422");
+        };
+        assert_eq!(details.len(), 1);
+        assert_eq!((details[0].index, details[0].field.as_str()), (1, "timestamp"));
+    }
+
+    #[test]
+    fn empty_and_oversized_batches_are_refused() {
+        assert!(matches!(parse_events(json!([]), 10), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(parse_events(json!({"events": []}), 10), Err(ApiError::Unprocessable { .. })));
+        let many: Vec<Value> = (0..3).map(|i| event(&i.to_string())).collect();
+        assert!(matches!(parse_events(json!(many), 2), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(parse_events(json!("x"), 2), Err(ApiError::Unprocessable { .. })));
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(is_json(Some("application/vnd.logagg+json")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn bearer_token_is_checked_only_when_configured() {
+        assert!(authorize(None, None).is_ok());
+        assert!(authorize(Some("s3cret"), Some("Bearer s3cret")).is_ok());
+        assert!(authorize(Some("s3cret"), Some("Bearer s3cres")).is_err());
+        assert!(authorize(Some("s3cret"), None).is_err());
+    }
+}

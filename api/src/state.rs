@@ -1,0 +1,21 @@
+//! Shared state of the API handlers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use logagg_core::config::{ApiConfig, KafkaConfig};
+use logagg_core::db;
+use logagg_producer::EventProducer;
+
+use crate::metrics::ApiMetrics;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: db::Pool,
+    pub producer: EventProducer,
+    pub kafka: Arc<KafkaConfig>,
+    pub config: Arc<ApiConfig>,
+    pub metrics: ApiMetrics,
+    pub started: Instant,
+}
