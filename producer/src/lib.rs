@@ -8,6 +8,7 @@
 pub mod generator;
 pub mod http;
 pub mod kafka;
+pub mod load;
 pub mod stats;
 
 pub use kafka::{Ack, EventProducer, PublishError};

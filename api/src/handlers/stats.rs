@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use logagg_core::db::progress::Counts;
-use logagg_core::db::{counters, progress, DbError};
+use logagg_core::db::{counters, events, progress, DbError};
 use serde_json::{json, Map, Value};
 use warp::reply::Response;
 use warp::Reply;
@@ -19,6 +19,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
+    let stored_events = events::count(&mut conn).await?;
     drop(conn);
     let mut total = Counts::default();
     for row in &rows {
@@ -54,6 +55,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         "duplicate_dropped": total.duplicate_dropped,
         "invalid": total.invalid,
         "replayed": total.replayed,
+        "stored_events": stored_events,
         "topics": topics.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
         "per_topic": per_topic,
         "consumer_lag": lag,
