@@ -62,6 +62,9 @@ pub fn producer_config(kafka: &KafkaConfig, tuning: &ProducerConfig) -> ClientCo
         .set("bootstrap.servers", &kafka.brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        // The Java clients' and rpk's key hash, so every client maps a topic to the same
+        // partition (librdkafka's default, CRC32, would split a topic across two).
+        .set("partitioner", "murmur2_random")
         .set("linger.ms", tuning.linger.as_millis().to_string())
         .set("compression.type", &tuning.compression)
         .set("message.timeout.ms", tuning.delivery_timeout.as_millis().max(1).to_string())
