@@ -32,7 +32,7 @@ pub async fn run(
         .await
         .context("applying database migrations")?;
     let pool = db::connect(&database)?;
-    let consumer = worker::create_consumer(&kafka)?;
+    let consumer = worker::create_consumer(&kafka, &config)?;
     if let Err(error) = worker::seed_group_offsets(&consumer, &pool, &kafka).await {
         tracing::warn!(%error, "could not compare group offsets with the database");
     }

@@ -72,7 +72,10 @@ fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
 pub type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// Creates the group consumer: manual commits, cooperative-sticky assignment, earliest reset.
-pub fn create_consumer(kafka: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
+pub fn create_consumer(
+    kafka: &KafkaConfig,
+    config: &ConsumerConfig,
+) -> anyhow::Result<Arc<GroupConsumer>> {
     let context = GroupContext {
         topic: kafka.topic.clone(),
         positions: Arc::default(),
@@ -84,8 +87,8 @@ pub fn create_consumer(kafka: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
+        .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
+        .set("heartbeat.interval.ms", (config.session_timeout.as_millis() / 5).max(100).to_string())
         .set("max.poll.interval.ms", "300000")
         .set("fetch.wait.max.ms", "50")
         .set("client.id", "logagg-consumer")

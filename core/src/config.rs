@@ -39,6 +39,7 @@ variables! {
     "LOGAGG_CONSUMER_ADDR" = "127.0.0.1:8081": "Listen address of the consumer's /healthz, /health and /metrics.",
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",
     "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it.",
+    "LOGAGG_CONSUMER_SESSION_TIMEOUT_MS" = "10000": "Kafka session.timeout.ms of the consumer: how long a silent member keeps its partitions.",
     "LOGAGG_DB_RETRY_MAX_MS" = "10000": "Cap of the consumer's exponential backoff while PostgreSQL fails.",
     "LOGAGG_LOG_JSON" = "false": "Log as JSON lines instead of human-readable text (RUST_LOG sets the filter).",
 }
@@ -165,6 +166,7 @@ pub struct ConsumerConfig {
     pub addr: SocketAddr,
     pub batch_records: usize,
     pub batch_wait: Duration,
+    pub session_timeout: Duration,
     pub retry_max: Duration,
 }
 
@@ -174,6 +176,7 @@ impl ConsumerConfig {
             addr: parse("LOGAGG_CONSUMER_ADDR")?,
             batch_records: parse("LOGAGG_CONSUMER_BATCH_RECORDS")?,
             batch_wait: millis("LOGAGG_CONSUMER_BATCH_WAIT_MS")?,
+            session_timeout: millis("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS")?,
             retry_max: millis("LOGAGG_DB_RETRY_MAX_MS")?,
         })
     }

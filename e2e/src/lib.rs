@@ -346,3 +346,120 @@ pub fn script(path: &str, args: &[&str]) -> String {
     assert!(output.status.success(), "{path} {args:?} failed:\n{text}");
     text
 }
+
+/// Produces one raw record (any bytes, optional key, optional explicit partition) and waits
+/// for its ack; returns (partition, offset).
+pub async fn produce_raw(
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&[u8]>,
+    value: &[u8],
+) -> (i32, i64) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("raw producer");
+    let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    if let Some(partition) = partition {
+        record = record.partition(partition);
+    }
+    let delivery = producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("raw produce");
+    (delivery.partition, delivery.offset)
+}
+
+/// Runs `scripts/kafka-tool.sh` with `args` and returns its output (asserting success).
+pub fn kafka_tool(args: &[&str]) -> String {
+    script("scripts/kafka-tool.sh", args)
+}
+
+/// An HTTP answer as the API tests inspect it: status, headers and the raw body.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    /// The body as JSON; panics (showing the body) when it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends any request (any method, headers, raw body) and returns the whole answer. A transport
+/// failure (connection refused or reset) is status 0 with the error text as body.
+pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> HttpReply {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client")
+    });
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method token");
+    let mut request = client.request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            HttpReply { status, headers, body }
+        }
+        Err(error) => HttpReply {
+            status: 0,
+            headers: reqwest::header::HeaderMap::new(),
+            body: error.to_string().into_bytes(),
+        },
+    }
+}
+
+/// POSTs `body` as `application/json` to the API's `/publish`.
+pub async fn publish(api: &Service, body: &Value) -> HttpReply {
+    http(
+        "POST",
+        &api.url("/publish"),
+        &[("content-type", "application/json")],
+        Some(serde_json::to_vec(body).expect("serializable")),
+    )
+    .await
+}
+
+/// A valid event as JSON, with a fixed timestamp and a small payload.
+pub fn event_json(topic: &str, event_id: &str) -> Value {
+    json!({"topic": topic, "event_id": event_id, "timestamp": "2026-11-25T12:00:00Z",
+           "source": "e2e", "payload": {"id": event_id}})
+}

@@ -1,0 +1,239 @@
+//! The consumer's promise against the real broker and PostgreSQL: every distinct
+//! (topic, event_id) stored once and every counter exact, through duplicates everywhere,
+//! SIGKILLs, a zombie consumer, offset replays and poison records.
+
+use std::time::{Duration, Instant};
+
+use logagg_e2e::{event, kafka_tool, produce_raw, wait_for, TestEnv};
+use logagg_producer::generator::{LoadPlan, LoadSpec};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn bytes(topic: &str, id: &str) -> Vec<u8> {
+    event(topic, id).to_json_bytes()
+}
+
+/// Sends every event of `plan` through the idempotent producer, in order.
+async fn send_plan(env: &TestEnv, plan: &LoadPlan) {
+    let producer = env.producer();
+    let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
+    for chunk in events.chunks(5_000) {
+        producer.publish(chunk).await.expect("publish");
+    }
+}
+
+fn plan(events: usize, ratio: f64, seed: u64) -> LoadPlan {
+    LoadPlan::new(LoadSpec {
+        events,
+        duplicate_ratio: ratio,
+        topics: 16,
+        payload_bytes: 64,
+        seed,
+        topic_prefix: "svc".into(),
+    })
+}
+
+/// Waits for `sent` fresh records, then checks the golden calculation of `plan` exactly.
+async fn assert_golden(env: &TestEnv, plan: &LoadPlan, timeout: Duration) {
+    let sent = plan.sends.len() as i64;
+    let counts = env
+        .wait_counts(timeout, &format!("{sent} records received"), |c| c.received >= sent)
+        .await;
+    assert_eq!(counts.received, sent, "{counts:?}");
+    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
+    assert_eq!(counts.duplicate_dropped, plan.duplicates as i64, "{counts:?}");
+    assert_eq!(counts.invalid, 0, "{counts:?}");
+    assert_eq!(env.rows().await, plan.distinct as i64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_within_and_across_batches_partitions_and_consumers() {
+    let env = TestEnv::new("dups", 3).await;
+    let t = env.topic.as_str();
+    // Within one batch (same partition), across partitions, and one id under two topics.
+    for (partition, topic, id) in [(0, "a", "1"), (0, "a", "1"), (1, "a", "1"), (0, "a", "2"), (2, "b", "2")] {
+        produce_raw(t, Some(partition), Some(topic.as_bytes()), &bytes(topic, id)).await;
+    }
+    let c1 = env.spawn_consumer("c1").await;
+    let counts = env.wait_counts(TIMEOUT, "5 records", |c| c.received == 5).await;
+    assert_eq!((counts.unique_processed, counts.duplicate_dropped), (3, 2), "{counts:?}");
+
+    // Across batches.
+    produce_raw(t, Some(2), Some(b"a"), &bytes("a", "1")).await;
+    let counts = env.wait_counts(TIMEOUT, "6 records", |c| c.received == 6).await;
+    assert_eq!((counts.unique_processed, counts.duplicate_dropped), (3, 3), "{counts:?}");
+
+    // Across consumers: a second member takes some partitions; the same keys go everywhere.
+    let c2 = env.spawn_consumer("c2").await;
+    for partition in 0..3 {
+        produce_raw(t, Some(partition), Some(b"a"), &bytes("a", "1")).await;
+        produce_raw(t, Some(partition), Some(b"c"), &bytes("c", "3")).await;
+    }
+    let counts = env.wait_counts(TIMEOUT, "12 records", |c| c.received == 12).await;
+    assert_eq!(counts.unique_processed, 4, "{counts:?}");
+    assert_eq!(counts.duplicate_dropped, 8, "{counts:?}");
+    assert_eq!(counts.invalid + counts.replayed, 0, "{counts:?}");
+    assert_eq!(env.rows().await, 4);
+    assert!(c1.terminate().await.success());
+    assert!(c2.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
+    let env = TestEnv::new("crash", 6).await;
+    let plan = plan(100_000, 0.3, 11);
+    let fast_session = [("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS", "6000".to_string())];
+    let mut consumers = vec![
+        env.spawn_consumer_with("a", &fast_session).await,
+        env.spawn_consumer_with("b", &fast_session).await,
+    ];
+    let sender = {
+        let env_plan = plan.clone();
+        let producer = env.producer();
+        tokio::spawn(async move {
+            let events: Vec<_> = (0..env_plan.sends.len()).map(|k| env_plan.send(k)).collect();
+            for chunk in events.chunks(2_000) {
+                producer.publish(chunk).await.expect("publish");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    // Kill a consumer mid-flight at least 10 times, restarting it each time.
+    let mut kills = 0;
+    let started = Instant::now();
+    while kills < 10 || !sender.is_finished() {
+        // Kill only once the group made progress since the last kill (so each kill lands
+        // while work is in flight, not during a stalled rebalance).
+        let seen = env.counts().await;
+        let seen = seen.received + seen.replayed;
+        wait_for(TIMEOUT, "progress between kills", || async {
+            let now = env.counts().await;
+            (now.received + now.replayed > seen || now.received >= 100_000).then_some(())
+        })
+        .await;
+        let victim = consumers.remove(kills % 2);
+        victim.signal("KILL");
+        victim.kill();
+        kills += 1;
+        consumers.insert(kills % 2, env.spawn_consumer_with(&format!("r{kills}"), &fast_session).await);
+        assert!(started.elapsed() < Duration::from_secs(600), "crash loop took too long");
+    }
+    sender.await.expect("sender");
+    assert!(kills >= 10);
+    assert_golden(&env, &plan, Duration::from_secs(300)).await;
+}
+
+/// Members of the test's group, from Kafka's consumer-groups tool.
+fn group_members(env: &TestEnv) -> usize {
+    let out = kafka_tool(&[
+        "consumer-groups", "--bootstrap-server", &logagg_e2e::brokers(),
+        "--describe", "--members", "--group", &env.group,
+    ]);
+    out.lines().filter(|l| l.starts_with(&env.group)).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
+    let env = TestEnv::new("zombie", 3).await;
+    let plan = plan(30_000, 0.3, 5);
+    let fast_session = [("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS", "6000".to_string())];
+    let zombie = env.spawn_consumer_with("zombie", &fast_session).await;
+    let sender = {
+        let (plan, producer) = (plan.clone(), env.producer());
+        tokio::spawn(async move {
+            let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
+            for chunk in events.chunks(500) {
+                producer.publish(chunk).await.expect("publish");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+    };
+    env.wait_counts(TIMEOUT, "the first consumer at work", |c| c.received > 2_000).await;
+    // Freeze it (possibly inside a batch transaction) until the group expels it.
+    zombie.signal("STOP");
+    let successor = env.spawn_consumer_with("successor", &fast_session).await;
+    wait_for(TIMEOUT, "the stalled member to be expelled", || async {
+        (group_members(&env) == 1).then_some(())
+    })
+    .await;
+    // Wake the zombie: it finishes its stale batch against rows the successor moved on.
+    zombie.signal("CONT");
+    sender.await.expect("sender");
+    assert_golden(&env, &plan, TIMEOUT).await;
+    drop(successor);
+    drop(zombie);
+}
+
+fn reset_to_earliest(env: &TestEnv) -> String {
+    kafka_tool(&[
+        "consumer-groups", "--bootstrap-server", &logagg_e2e::brokers(), "--group", &env.group,
+        "--topic", &env.topic, "--reset-offsets", "--to-earliest", "--execute",
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_with_kafkas_tool_counts_replayed_and_restores_deleted_rows() {
+    let env = TestEnv::new("replay", 3).await;
+    let plan = plan(3_000, 0.2, 9);
+    send_plan(&env, &plan).await;
+    let consumer = env.spawn_consumer("first").await;
+    assert_golden(&env, &plan, TIMEOUT).await;
+    assert!(consumer.terminate().await.success(), "SIGTERM exits 0");
+
+    let out = reset_to_earliest(&env);
+    assert!(out.contains(&env.topic), "{out}");
+    let consumer = env.spawn_consumer("replay1").await;
+    let counts = env.wait_counts(TIMEOUT, "3000 replayed", |c| c.replayed >= 3_000).await;
+    assert_eq!(counts.replayed, 3_000, "{counts:?}");
+    assert_eq!(counts.received, 3_000, "fresh counters unchanged: {counts:?}");
+    assert_eq!(counts.unique_processed, plan.distinct as i64);
+    assert_eq!(env.rows().await, plan.distinct as i64);
+    assert!(consumer.terminate().await.success());
+
+    // Lose some rows, replay again: they come back, fresh counters still unchanged.
+    let deleted = env.execute("DELETE FROM events WHERE id % 7 = 0").await;
+    assert!(deleted > 100);
+    reset_to_earliest(&env);
+    let consumer = env.spawn_consumer("replay2").await;
+    let counts = env.wait_counts(TIMEOUT, "6000 replayed", |c| c.replayed >= 6_000).await;
+    assert_eq!(counts.replayed, 6_000);
+    assert_eq!((counts.received, counts.unique_processed), (3_000, plan.distinct as i64));
+    assert_eq!(env.rows().await, plan.distinct as i64, "deleted rows restored");
+    assert!(consumer.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
+    let env = TestEnv::new("poison", 1).await;
+    let valid = String::from_utf8(bytes("orders", "ok-1")).unwrap();
+    let lines = [
+        "orders|{not json".to_string(),
+        r#"orders|{"topic":"orders","source":"x"}"#.to_string(),
+        r#"orders|{"topic":"orders","event_id":7,"timestamp":true,"source":"x"}"#.to_string(),
+        format!("elsewhere|{valid}"),
+        format!("orders|{valid}"),
+    ];
+    let mut kcat = std::process::Command::new("kcat")
+        .args(["-P", "-b", &logagg_e2e::brokers(), "-t", &env.topic, "-K", "|", "-p", "0"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat (make up installs it)");
+    use std::io::Write;
+    writeln!(kcat.stdin.take().unwrap(), "{}", lines.join("\n")).unwrap();
+    assert!(kcat.wait().unwrap().success());
+
+    let _consumer = env.spawn_consumer("c").await;
+    let counts = env.wait_counts(TIMEOUT, "5 records", |c| c.received == 5).await;
+    assert_eq!((counts.invalid, counts.unique_processed), (4, 1), "{counts:?}");
+    let mut conn = env.pool.get().await.unwrap();
+    let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group).await.unwrap();
+    let offsets: Vec<i64> = letters.iter().map(|l| l.kafka_offset).collect();
+    assert_eq!(offsets, [0, 1, 2, 3]);
+    assert_eq!(letters[0].record_value.as_deref(), Some(&b"{not json"[..]));
+    assert_eq!(letters[0].record_key.as_deref(), Some(&b"orders"[..]));
+    assert!(letters[0].error.contains("not valid JSON"), "{}", letters[0].error);
+    assert!(letters[1].error.contains("event_id: is required"), "{}", letters[1].error);
+    assert!(letters[2].error.contains("expected a string"), "{}", letters[2].error);
+    assert!(letters[3].error.contains("differs"), "{}", letters[3].error);
+    assert_eq!(env.rows().await, 1);
+}
