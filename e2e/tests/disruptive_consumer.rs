@@ -1,0 +1,63 @@
+//! PostgreSQL stopped and started under a running consumer. A separate test binary: cargo runs
+//! test binaries one after another, and this one takes the shared PostgreSQL down.
+
+use std::time::Duration;
+
+use logagg_e2e::{script, TestEnv};
+use logagg_producer::generator::{LoadPlan, LoadSpec};
+
+/// Starts PostgreSQL again even when the test fails half-way.
+struct RestartPostgres;
+
+impl Drop for RestartPostgres {
+    fn drop(&mut self) {
+        script("scripts/pg.sh", &["start"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restart_during_consumption_loses_nothing() {
+    let env = TestEnv::new("pgrestart", 3).await;
+    let plan = LoadPlan::new(LoadSpec {
+        events: 20_000,
+        duplicate_ratio: 0.3,
+        topics: 8,
+        payload_bytes: 64,
+        seed: 3,
+        topic_prefix: "pg".into(),
+    });
+    let consumer = env.spawn_consumer("c").await;
+    let sender = {
+        let (plan, producer) = (plan.clone(), env.producer());
+        tokio::spawn(async move {
+            let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
+            for chunk in events.chunks(500) {
+                producer.publish(chunk).await.expect("publish");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    env.wait_counts(Duration::from_secs(60), "ingest under way", |c| c.received > 1_000)
+        .await;
+
+    let guard = RestartPostgres;
+    script("scripts/pg.sh", &["stop"]);
+    consumer
+        .wait_health_status(503, Duration::from_secs(30))
+        .await;
+    let (_, health) = consumer.get("/health").await;
+    assert_eq!(health["database"]["status"], "down", "{health}");
+    drop(guard); // starts PostgreSQL
+    consumer.wait_health_status(200, Duration::from_secs(60)).await;
+
+    sender.await.expect("sender");
+    let sent = plan.sends.len() as i64;
+    let counts = env
+        .wait_counts(Duration::from_secs(120), "every record received", |c| c.received >= sent)
+        .await;
+    assert_eq!(counts.received, sent, "{counts:?}");
+    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
+    assert_eq!(counts.duplicate_dropped, plan.duplicates as i64, "{counts:?}");
+    assert_eq!(counts.invalid, 0);
+    assert_eq!(env.rows().await, plan.distinct as i64);
+}
