@@ -18,6 +18,17 @@ enum Command {
     Run,
     /// Apply database migrations and exit.
     Migrate,
+    /// Move the group's Kafka offsets so the consumers re-read history (stop them first).
+    /// Re-read records count as `replayed`; fresh counters stay exact.
+    Replay {
+        /// earliest, latest, an RFC 3339 time, or PARTITION:OFFSET[,PARTITION:OFFSET...]
+        #[arg(long, default_value = "earliest")]
+        to: logagg_consumer::replay::ReplayTarget,
+        /// Empty the events table and the group's counters first, and rebuild them from the
+        /// log (implies --to earliest; records past the topic's retention cannot come back).
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 #[tokio::main]
@@ -30,6 +41,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Run => {
             let config = ConsumerConfig::from_env()?;
             logagg_consumer::run(kafka, database, config, shutdown_signal()).await
+        }
+        Command::Replay { to, rebuild } => {
+            db::run_migrations(&database.url).await.context("migrating")?;
+            let pool = db::connect(&database)?;
+            let positions = logagg_consumer::replay::replay(&kafka, &pool, &to, rebuild).await?;
+            for (partition, offset) in &positions {
+                println!("{}:{partition} -> offset {offset}", kafka.topic);
+            }
+            if rebuild {
+                println!("database emptied; start the consumers to rebuild it from the log");
+            } else {
+                println!("group {} reset; start the consumers to replay", kafka.group);
+            }
+            Ok(())
         }
         Command::Migrate => {
             let applied = db::run_migrations(&database.url).await.context("migrating")?;
