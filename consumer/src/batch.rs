@@ -151,7 +151,9 @@ impl Prepared {
         let mut topics: BTreeMap<(i32, &str), TopicDelta> = BTreeMap::new();
         for (&partition, &next) in &self.next_offsets {
             if self.entries.iter().any(|e| e.partition == partition) {
-                tally.partitions.insert(partition, (Counts::default(), next));
+                tally
+                    .partitions
+                    .insert(partition, (Counts::default(), next));
             }
         }
         for entry in &self.entries {
@@ -165,7 +167,8 @@ impl Prepared {
                 (true, Some((row, attempted))) => {
                     counts.received = 1;
                     let r = &self.rows[row];
-                    let new = attempted && inserted.contains(&(r.topic.as_str(), r.event_id.as_str()));
+                    let new =
+                        attempted && inserted.contains(&(r.topic.as_str(), r.event_id.as_str()));
                     if new {
                         counts.unique_processed = 1;
                     } else {
@@ -175,16 +178,18 @@ impl Prepared {
             }
             if let Some((row, _)) = entry.valid {
                 let topic = self.rows[row].topic.as_str();
-                let delta = topics.entry((entry.partition, topic)).or_insert_with(|| TopicDelta {
-                    consumer_group: group.to_owned(),
-                    kafka_topic: kafka_topic.to_owned(),
-                    kafka_partition: entry.partition,
-                    topic: topic.to_owned(),
-                    received: 0,
-                    unique_processed: 0,
-                    duplicate_dropped: 0,
-                    replayed: 0,
-                });
+                let delta = topics
+                    .entry((entry.partition, topic))
+                    .or_insert_with(|| TopicDelta {
+                        consumer_group: group.to_owned(),
+                        kafka_topic: kafka_topic.to_owned(),
+                        kafka_partition: entry.partition,
+                        topic: topic.to_owned(),
+                        received: 0,
+                        unique_processed: 0,
+                        duplicate_dropped: 0,
+                        replayed: 0,
+                    });
                 delta.received += counts.received;
                 delta.unique_processed += counts.unique_processed;
                 delta.duplicate_dropped += counts.duplicate_dropped;
@@ -219,7 +224,11 @@ mod tests {
         }
     }
 
-    fn run(records: Vec<RawRecord>, stored: &[(i32, i64)], already: &[(&str, &str)]) -> (Prepared, Tally) {
+    fn run(
+        records: Vec<RawRecord>,
+        stored: &[(i32, i64)],
+        already: &[(&str, &str)],
+    ) -> (Prepared, Tally) {
         let decoded = decode(records);
         let stored: BTreeMap<i32, i64> = stored.iter().copied().collect();
         let prepared = prepare(&decoded, &stored, "g", "events");
@@ -235,13 +244,21 @@ mod tests {
     }
 
     fn invariant(c: &Counts) {
-        assert_eq!(c.received, c.unique_processed + c.duplicate_dropped + c.invalid, "{c:?}");
+        assert_eq!(
+            c.received,
+            c.unique_processed + c.duplicate_dropped + c.invalid,
+            "{c:?}"
+        );
     }
 
     #[test]
     fn duplicates_within_a_batch_are_attempted_once() {
         let (prepared, tally) = run(
-            vec![record(0, 0, "a", "1"), record(0, 1, "a", "1"), record(1, 0, "a", "1")],
+            vec![
+                record(0, 0, "a", "1"),
+                record(0, 1, "a", "1"),
+                record(1, 0, "a", "1"),
+            ],
             &[],
             &[],
         );
@@ -253,14 +270,22 @@ mod tests {
 
     #[test]
     fn same_id_under_two_topics_is_two_events() {
-        let (prepared, tally) = run(vec![record(0, 0, "a", "1"), record(0, 1, "b", "1")], &[], &[]);
+        let (prepared, tally) = run(
+            vec![record(0, 0, "a", "1"), record(0, 1, "b", "1")],
+            &[],
+            &[],
+        );
         assert_eq!(prepared.rows.len(), 2);
         assert_eq!(tally.total.unique_processed, 2);
     }
 
     #[test]
     fn already_stored_keys_count_as_duplicates() {
-        let (_, tally) = run(vec![record(0, 5, "a", "1"), record(0, 6, "a", "2")], &[(0, 5)], &[("a", "1")]);
+        let (_, tally) = run(
+            vec![record(0, 5, "a", "1"), record(0, 6, "a", "2")],
+            &[(0, 5)],
+            &[("a", "1")],
+        );
         assert_eq!(tally.total.unique_processed, 1);
         assert_eq!(tally.total.duplicate_dropped, 1);
         assert_eq!(tally.partitions[&0].1, 7);
@@ -269,7 +294,11 @@ mod tests {
     #[test]
     fn records_below_the_stored_offset_are_replays_not_duplicates() {
         let (prepared, tally) = run(
-            vec![record(0, 3, "a", "1"), record(0, 4, "a", "2"), record(0, 5, "a", "3")],
+            vec![
+                record(0, 3, "a", "1"),
+                record(0, 4, "a", "2"),
+                record(0, 5, "a", "3"),
+            ],
             &[(0, 5)],
             &[("a", "1"), ("a", "2")],
         );
@@ -284,7 +313,16 @@ mod tests {
     #[test]
     fn a_replay_never_moves_the_next_offset_back() {
         let (_, tally) = run(vec![record(2, 0, "a", "1")], &[(2, 100)], &[("a", "1")]);
-        assert_eq!(tally.partitions[&2], (Counts { replayed: 1, ..Counts::default() }, 100));
+        assert_eq!(
+            tally.partitions[&2],
+            (
+                Counts {
+                    replayed: 1,
+                    ..Counts::default()
+                },
+                100
+            )
+        );
     }
 
     #[test]
@@ -293,7 +331,16 @@ mod tests {
         bad.value = Some(b"{not json".to_vec());
         let mut mismatched = record(0, 2, "a", "y");
         mismatched.key = Some(b"other".to_vec());
-        let (prepared, tally) = run(vec![record(0, 0, "a", "1"), bad, mismatched, record(0, 3, "a", "2")], &[], &[]);
+        let (prepared, tally) = run(
+            vec![
+                record(0, 0, "a", "1"),
+                bad,
+                mismatched,
+                record(0, 3, "a", "2"),
+            ],
+            &[],
+            &[],
+        );
         assert_eq!(prepared.dead_letters.len(), 2);
         assert_eq!(prepared.dead_letters[0].kafka_offset, 1);
         assert!(prepared.dead_letters[1].error.contains("differs"));
@@ -306,14 +353,26 @@ mod tests {
     #[test]
     fn topic_deltas_are_per_partition_and_topic() {
         let (_, tally) = run(
-            vec![record(0, 0, "a", "1"), record(0, 1, "a", "1"), record(1, 0, "b", "1")],
+            vec![
+                record(0, 0, "a", "1"),
+                record(0, 1, "a", "1"),
+                record(1, 0, "b", "1"),
+            ],
             &[],
             &[],
         );
         let got: Vec<_> = tally
             .topic_deltas
             .iter()
-            .map(|d| (d.kafka_partition, d.topic.as_str(), d.received, d.unique_processed, d.duplicate_dropped))
+            .map(|d| {
+                (
+                    d.kafka_partition,
+                    d.topic.as_str(),
+                    d.received,
+                    d.unique_processed,
+                    d.duplicate_dropped,
+                )
+            })
             .collect();
         assert_eq!(got, [(0, "a", 2, 1, 1), (1, "b", 1, 1, 0)]);
     }

@@ -108,9 +108,12 @@ async fn metrics(state: HealthState) -> impl warp::Reply {
     let lag_gauge = state.metrics.lag.clone();
     let _ = tokio::task::spawn_blocking(move || {
         lag_gauge.reset();
-        let Ok(position) = consumer.position() else { return };
+        let Ok(position) = consumer.position() else {
+            return;
+        };
         for element in position.elements_for_topic(&topic) {
-            let Ok((_, high)) = consumer.fetch_watermarks(&topic, element.partition(), CHECK_TIMEOUT)
+            let Ok((_, high)) =
+                consumer.fetch_watermarks(&topic, element.partition(), CHECK_TIMEOUT)
             else {
                 continue;
             };

@@ -55,7 +55,16 @@ pub async fn run(
     .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(%addr, "consumer health and metrics listening");
     let server = tokio::spawn(server);
-    let result = worker::run(consumer, pool, kafka, config, metrics, db_state_tx, shutdown).await;
+    let result = worker::run(
+        consumer,
+        pool,
+        kafka,
+        config,
+        metrics,
+        db_state_tx,
+        shutdown,
+    )
+    .await;
     let _ = stop_health_tx.send(());
     let _ = server.await;
     result

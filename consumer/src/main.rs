@@ -6,7 +6,11 @@ use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
 use logagg_core::{db, telemetry};
 
 #[derive(Parser)]
-#[command(name = "logagg-consumer", version, about = "Kafka -> PostgreSQL consumer of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)")]
+#[command(
+    name = "logagg-consumer",
+    version,
+    about = "Kafka -> PostgreSQL consumer of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -43,7 +47,9 @@ async fn main() -> anyhow::Result<()> {
             logagg_consumer::run(kafka, database, config, shutdown_signal()).await
         }
         Command::Replay { to, rebuild } => {
-            db::run_migrations(&database.url).await.context("migrating")?;
+            db::run_migrations(&database.url)
+                .await
+                .context("migrating")?;
             let pool = db::connect(&database)?;
             let positions = logagg_consumer::replay::replay(&kafka, &pool, &to, rebuild).await?;
             for (partition, offset) in &positions {
@@ -57,7 +63,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let applied = db::run_migrations(&database.url).await.context("migrating")?;
+            let applied = db::run_migrations(&database.url)
+                .await
+                .context("migrating")?;
             println!("applied {applied} migration(s)");
             Ok(())
         }

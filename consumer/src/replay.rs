@@ -83,7 +83,11 @@ pub async fn replay(
             );
         }
     }
-    let target = if rebuild { &ReplayTarget::Earliest } else { target };
+    let target = if rebuild {
+        &ReplayTarget::Earliest
+    } else {
+        target
+    };
     let positions = target_offsets(&consumer, kafka, target)?;
     let mut tpl = TopicPartitionList::new();
     for (partition, offset) in &positions {
@@ -127,20 +131,35 @@ fn target_offsets(
         ReplayTarget::Earliest | ReplayTarget::Latest => {
             for &p in &partitions {
                 let (low, high) = consumer.fetch_watermarks(&kafka.topic, p, TIMEOUT)?;
-                out.insert(p, if *target == ReplayTarget::Earliest { low } else { high });
+                out.insert(
+                    p,
+                    if *target == ReplayTarget::Earliest {
+                        low
+                    } else {
+                        high
+                    },
+                );
             }
         }
         ReplayTarget::Time(time) => {
             let mut query = TopicPartitionList::new();
             for &p in &partitions {
-                query.add_partition_offset(&kafka.topic, p, Offset::Offset(time.timestamp_millis()))?;
+                query.add_partition_offset(
+                    &kafka.topic,
+                    p,
+                    Offset::Offset(time.timestamp_millis()),
+                )?;
             }
             let found = consumer.offsets_for_times(query, TIMEOUT)?;
             for element in found.elements() {
                 let offset = match element.offset() {
                     Offset::Offset(o) => o,
                     // No record at or after the time: the partition's end.
-                    _ => consumer.fetch_watermarks(&kafka.topic, element.partition(), TIMEOUT)?.1,
+                    _ => {
+                        consumer
+                            .fetch_watermarks(&kafka.topic, element.partition(), TIMEOUT)?
+                            .1
+                    }
                 };
                 out.insert(element.partition(), offset);
             }
@@ -169,7 +188,10 @@ mod tests {
     fn parses_every_target_form() {
         assert_eq!("earliest".parse(), Ok(ReplayTarget::Earliest));
         assert_eq!("latest".parse(), Ok(ReplayTarget::Latest));
-        assert!(matches!("2026-11-25T12:00:00Z".parse(), Ok(ReplayTarget::Time(_))));
+        assert!(matches!(
+            "2026-11-25T12:00:00Z".parse(),
+            Ok(ReplayTarget::Time(_))
+        ));
         assert_eq!(
             "0:10, 2:7".parse(),
             Ok(ReplayTarget::Offsets(BTreeMap::from([(0, 10), (2, 7)])))

@@ -26,24 +26,22 @@ pub async fn write_batch(
     let started = Instant::now();
     let tally = conn
         .transaction::<_, DbError, _>(async |conn| {
-            {
-                let stored_next = progress::lock(conn, group, kafka_topic, &partitions).await?;
-                let locked = Instant::now();
-                metrics.observe_stage("lock", started.elapsed());
-                let prepared = batch::prepare(records, &stored_next, group, kafka_topic);
-                let inserted = events::insert_new(conn, &prepared.rows).await?;
-                dead_letters::insert(conn, &prepared.dead_letters).await?;
-                let inserted_at = Instant::now();
-                metrics.observe_stage("insert", inserted_at - locked);
-                let tally = prepared.tally(&inserted, group, kafka_topic);
-                for (partition, (counts, next_offset)) in &tally.partitions {
-                    progress::advance(conn, group, kafka_topic, *partition, *next_offset, counts)
-                        .await?;
-                }
-                counters::add(conn, &tally.topic_deltas).await?;
-                metrics.observe_stage("counters", inserted_at.elapsed());
-                Ok(tally)
+            let stored_next = progress::lock(conn, group, kafka_topic, &partitions).await?;
+            let locked = Instant::now();
+            metrics.observe_stage("lock", started.elapsed());
+            let prepared = batch::prepare(records, &stored_next, group, kafka_topic);
+            let inserted = events::insert_new(conn, &prepared.rows).await?;
+            dead_letters::insert(conn, &prepared.dead_letters).await?;
+            let inserted_at = Instant::now();
+            metrics.observe_stage("insert", inserted_at - locked);
+            let tally = prepared.tally(&inserted, group, kafka_topic);
+            for (partition, (counts, next_offset)) in &tally.partitions {
+                progress::advance(conn, group, kafka_topic, *partition, *next_offset, counts)
+                    .await?;
             }
+            counters::add(conn, &tally.topic_deltas).await?;
+            metrics.observe_stage("counters", inserted_at.elapsed());
+            Ok(tally)
         })
         .await?;
     Ok(tally)

@@ -44,7 +44,11 @@ impl ConsumerContext for GroupContext {
             let mut tpl = TopicPartitionList::new();
             for element in revoked.elements() {
                 if let Some(next) = positions.get(&element.partition()) {
-                    let _ = tpl.add_partition_offset(&self.topic, element.partition(), Offset::Offset(*next));
+                    let _ = tpl.add_partition_offset(
+                        &self.topic,
+                        element.partition(),
+                        Offset::Offset(*next),
+                    );
                 }
             }
             drop(positions);
@@ -87,8 +91,16 @@ pub fn create_consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
-        .set("heartbeat.interval.ms", (config.session_timeout.as_millis() / 5).max(100).to_string())
+        .set(
+            "session.timeout.ms",
+            config.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (config.session_timeout.as_millis() / 5)
+                .max(100)
+                .to_string(),
+        )
         .set("max.poll.interval.ms", "300000")
         .set("fetch.wait.max.ms", "50")
         .set("client.id", "logagg-consumer")
@@ -122,13 +134,22 @@ pub async fn seed_group_offsets(
             .map(|e| matches!(e.offset(), Offset::Offset(_)))
             .unwrap_or(false);
         if !has_offset {
-            seed.add_partition_offset(&kafka.topic, row.kafka_partition, Offset::Offset(row.next_offset))?;
+            seed.add_partition_offset(
+                &kafka.topic,
+                row.kafka_partition,
+                Offset::Offset(row.next_offset),
+            )?;
         }
     }
     if seed.count() > 0 {
         match consumer.commit(&seed, CommitMode::Sync) {
-            Ok(()) => tracing::info!(partitions = seed.count(), "seeded group offsets from the database"),
-            Err(error) => tracing::info!(%error, "group offsets not seeded (group has members); starting at the reset position"),
+            Ok(()) => tracing::info!(
+                partitions = seed.count(),
+                "seeded group offsets from the database"
+            ),
+            Err(error) => {
+                tracing::info!(%error, "group offsets not seeded (group has members); starting at the reset position")
+            }
         }
     }
     Ok(())
@@ -283,7 +304,11 @@ fn commit_offsets(consumer: &GroupConsumer, topic: &str, tally: &batch::Tally, s
             let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next));
         }
     }
-    let mode = if sync { CommitMode::Sync } else { CommitMode::Async };
+    let mode = if sync {
+        CommitMode::Sync
+    } else {
+        CommitMode::Async
+    };
     if let Err(error) = consumer.commit(&tpl, mode) {
         // The database already holds the batch; a lost commit only means a harmless re-read.
         tracing::warn!(%error, "kafka offset commit failed");
@@ -308,7 +333,9 @@ fn resume_all(consumer: &GroupConsumer) {
 
 /// Capped exponential backoff with jitter (half fixed, half random).
 fn backoff(attempt: u32, cap: Duration) -> Duration {
-    let exp = RETRY_BASE.saturating_mul(1u32 << attempt.min(16)).min(cap.max(RETRY_BASE));
+    let exp = RETRY_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(cap.max(RETRY_BASE));
     let half = exp / 2;
     half + Duration::from_millis(rand::rng().random_range(0..=half.as_millis() as u64))
 }

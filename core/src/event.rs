@@ -113,10 +113,7 @@ impl Event {
             Some(other) => {
                 errors.push(FieldError::new(
                     "timestamp",
-                    format!(
-                        "expected an RFC 3339 string, got {}",
-                        json_type(other)
-                    ),
+                    format!("expected an RFC 3339 string, got {}", json_type(other)),
                 ));
                 None
             }
@@ -275,7 +272,14 @@ mod tests {
         got.sort();
         assert_eq!(
             got,
-            ["event_id", "extra", "payload", "source", "timestamp", "topic"]
+            [
+                "event_id",
+                "extra",
+                "payload",
+                "source",
+                "timestamp",
+                "topic"
+            ]
         );
     }
 
@@ -292,14 +296,20 @@ mod tests {
         let mut value = valid();
         value["timestamp"] = json!("2026-11-25T13:00:00+01:00");
         let event = Event::from_value(&value).unwrap();
-        assert_eq!(event.timestamp_utc().to_rfc3339(), "2026-11-25T12:00:00+00:00");
+        assert_eq!(
+            event.timestamp_utc().to_rfc3339(),
+            "2026-11-25T12:00:00+00:00"
+        );
     }
 
     #[test]
     fn enforces_length_limits() {
         let mut value = valid();
         value["event_id"] = json!("x".repeat(MAX_FIELD_CHARS + 1));
-        assert_eq!(fields(&Event::from_value(&value).unwrap_err()), ["event_id"]);
+        assert_eq!(
+            fields(&Event::from_value(&value).unwrap_err()),
+            ["event_id"]
+        );
         value["event_id"] = json!("x".repeat(MAX_FIELD_CHARS));
         assert!(Event::from_value(&value).is_ok());
     }

@@ -66,7 +66,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -93,7 +96,10 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates the database (migrated) and the topic with `partitions` partitions.
     pub async fn new(prefix: &str, partitions: i32) -> Self {
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple().to_string().split_at(10).0);
+        let name = format!(
+            "{prefix}_{}",
+            uuid::Uuid::new_v4().simple().to_string().split_at(10).0
+        );
         let admin = admin_database_url();
         let mut conn = AsyncPgConnection::establish(&admin)
             .await
@@ -106,8 +112,19 @@ impl TestEnv {
         db::run_migrations(&database_url).await.expect("migrations");
         let topic = format!("e2e.{name}");
         create_topic(&topic, partitions).await;
-        let pool = db::connect(&DatabaseConfig { url: database_url.clone(), pool_size: 4 }).expect("pool");
-        Self { group: format!("g.{name}"), name, database_url, topic, partitions, pool }
+        let pool = db::connect(&DatabaseConfig {
+            url: database_url.clone(),
+            pool_size: 4,
+        })
+        .expect("pool");
+        Self {
+            group: format!("g.{name}"),
+            name,
+            database_url,
+            topic,
+            partitions,
+            pool,
+        }
     }
 
     /// The environment the binaries get.
@@ -123,7 +140,11 @@ impl TestEnv {
     }
 
     pub fn kafka_config(&self) -> KafkaConfig {
-        KafkaConfig { brokers: brokers(), topic: self.topic.clone(), group: self.group.clone() }
+        KafkaConfig {
+            brokers: brokers(),
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+        }
     }
 
     /// The idempotent producer, bound to this test's topic.
@@ -138,12 +159,21 @@ impl TestEnv {
         self.spawn_consumer_with(label, &[]).await
     }
 
-    pub async fn spawn_consumer_with(&self, label: &str, extra: &[(&'static str, String)]) -> Service {
+    pub async fn spawn_consumer_with(
+        &self,
+        label: &str,
+        extra: &[(&'static str, String)],
+    ) -> Service {
         let port = free_port();
         let mut vars = self.vars();
         vars.push(("LOGAGG_CONSUMER_ADDR", format!("127.0.0.1:{port}")));
         vars.extend(extra.iter().cloned());
-        let service = Service::spawn("logagg-consumer", &format!("{}-{label}", self.name), port, &vars);
+        let service = Service::spawn(
+            "logagg-consumer",
+            &format!("{}-{label}", self.name),
+            port,
+            &vars,
+        );
         service.wait_healthy().await;
         service
     }
@@ -166,7 +196,9 @@ impl TestEnv {
     /// Summed counters of this test's group.
     pub async fn counts(&self) -> Counts {
         let mut conn = self.pool.get().await.expect("db connection");
-        let rows = db::progress::all(&mut conn, &self.group, &self.topic).await.expect("progress");
+        let rows = db::progress::all(&mut conn, &self.group, &self.topic)
+            .await
+            .expect("progress");
         let mut total = Counts::default();
         for row in rows {
             total.add(&row.counts());
@@ -183,11 +215,19 @@ impl TestEnv {
     /// Runs SQL on this test's database.
     pub async fn execute(&self, sql: &str) -> usize {
         let mut conn = self.pool.get().await.expect("db connection");
-        diesel::sql_query(sql).execute(&mut conn).await.expect("sql")
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .expect("sql")
     }
 
     /// Waits until the counters satisfy `done`.
-    pub async fn wait_counts(&self, timeout: Duration, what: &str, done: impl Fn(&Counts) -> bool) -> Counts {
+    pub async fn wait_counts(
+        &self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Counts) -> bool,
+    ) -> Counts {
         wait_for(timeout, what, || async {
             let counts = self.counts().await;
             done(&counts).then_some(counts)
@@ -218,7 +258,10 @@ async fn create_topic(topic: &str, partitions: i32) {
         .expect("admin client");
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let results = admin
-        .create_topics([&new_topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
+        .create_topics(
+            [&new_topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
         .await
         .unwrap_or_else(|e| panic!("cannot reach Kafka at {} (make up?): {e}", brokers()));
     for result in results {
@@ -238,7 +281,11 @@ impl Service {
         let logs = root().join("target").join("e2e-logs");
         std::fs::create_dir_all(&logs).expect("log dir");
         let log = logs.join(format!("{label}.log"));
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let child = Command::new(bin(binary))
             .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
@@ -282,8 +329,15 @@ impl Service {
 
     /// Waits until `/health` answers `status`.
     pub async fn wait_health_status(&self, status: u16, timeout: Duration) {
-        let what = format!("{} /health to answer {status} (log: {})", self.url(""), self.log.display());
-        wait_for(timeout, &what, || async { (self.get("/health").await.0 == status).then_some(()) }).await;
+        let what = format!(
+            "{} /health to answer {status} (log: {})",
+            self.url(""),
+            self.log.display()
+        );
+        wait_for(timeout, &what, || async {
+            (self.get("/health").await.0 == status).then_some(())
+        })
+        .await;
     }
 
     pub fn pid(&self) -> i32 {
@@ -308,7 +362,10 @@ impl Service {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "process did not exit after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "process did not exit after SIGTERM"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -416,7 +473,12 @@ impl HttpReply {
 
 /// Sends any request (any method, headers, raw body) and returns the whole answer. A transport
 /// failure (connection refused or reset) is status 0 with the error text as body.
-pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> HttpReply {
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> HttpReply {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let client = CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -436,13 +498,21 @@ pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Optio
         Ok(response) => {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-            HttpReply { status, headers, body }
+            let body = response
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            HttpReply {
+                status,
+                headers,
+                body,
+            }
         }
         Err(error) => HttpReply {
             status: 0,
             headers: reqwest::header::HeaderMap::new(),
-            body: error.to_string().into_bytes(),
+            body: format!("{error:?}").into_bytes(),
         },
     }
 }

@@ -37,11 +37,16 @@ fn plan(events: usize, ratio: f64, seed: u64) -> LoadPlan {
 async fn assert_golden(env: &TestEnv, plan: &LoadPlan, timeout: Duration) {
     let sent = plan.sends.len() as i64;
     let counts = env
-        .wait_counts(timeout, &format!("{sent} records received"), |c| c.received >= sent)
+        .wait_counts(timeout, &format!("{sent} records received"), |c| {
+            c.received >= sent
+        })
         .await;
     assert_eq!(counts.received, sent, "{counts:?}");
     assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
-    assert_eq!(counts.duplicate_dropped, plan.duplicates as i64, "{counts:?}");
+    assert_eq!(
+        counts.duplicate_dropped, plan.duplicates as i64,
+        "{counts:?}"
+    );
     assert_eq!(counts.invalid, 0, "{counts:?}");
     assert_eq!(env.rows().await, plan.distinct as i64);
 }
@@ -51,17 +56,41 @@ async fn duplicates_within_and_across_batches_partitions_and_consumers() {
     let env = TestEnv::new("dups", 3).await;
     let t = env.topic.as_str();
     // Within one batch (same partition), across partitions, and one id under two topics.
-    for (partition, topic, id) in [(0, "a", "1"), (0, "a", "1"), (1, "a", "1"), (0, "a", "2"), (2, "b", "2")] {
-        produce_raw(t, Some(partition), Some(topic.as_bytes()), &bytes(topic, id)).await;
+    for (partition, topic, id) in [
+        (0, "a", "1"),
+        (0, "a", "1"),
+        (1, "a", "1"),
+        (0, "a", "2"),
+        (2, "b", "2"),
+    ] {
+        produce_raw(
+            t,
+            Some(partition),
+            Some(topic.as_bytes()),
+            &bytes(topic, id),
+        )
+        .await;
     }
     let c1 = env.spawn_consumer("c1").await;
-    let counts = env.wait_counts(TIMEOUT, "5 records", |c| c.received == 5).await;
-    assert_eq!((counts.unique_processed, counts.duplicate_dropped), (3, 2), "{counts:?}");
+    let counts = env
+        .wait_counts(TIMEOUT, "5 records", |c| c.received == 5)
+        .await;
+    assert_eq!(
+        (counts.unique_processed, counts.duplicate_dropped),
+        (3, 2),
+        "{counts:?}"
+    );
 
     // Across batches.
     produce_raw(t, Some(2), Some(b"a"), &bytes("a", "1")).await;
-    let counts = env.wait_counts(TIMEOUT, "6 records", |c| c.received == 6).await;
-    assert_eq!((counts.unique_processed, counts.duplicate_dropped), (3, 3), "{counts:?}");
+    let counts = env
+        .wait_counts(TIMEOUT, "6 records", |c| c.received == 6)
+        .await;
+    assert_eq!(
+        (counts.unique_processed, counts.duplicate_dropped),
+        (3, 3),
+        "{counts:?}"
+    );
 
     // Across consumers: a second member takes some partitions; the same keys go everywhere.
     let c2 = env.spawn_consumer("c2").await;
@@ -69,7 +98,9 @@ async fn duplicates_within_and_across_batches_partitions_and_consumers() {
         produce_raw(t, Some(partition), Some(b"a"), &bytes("a", "1")).await;
         produce_raw(t, Some(partition), Some(b"c"), &bytes("c", "3")).await;
     }
-    let counts = env.wait_counts(TIMEOUT, "12 records", |c| c.received == 12).await;
+    let counts = env
+        .wait_counts(TIMEOUT, "12 records", |c| c.received == 12)
+        .await;
     assert_eq!(counts.unique_processed, 4, "{counts:?}");
     assert_eq!(counts.duplicate_dropped, 8, "{counts:?}");
     assert_eq!(counts.invalid + counts.replayed, 0, "{counts:?}");
@@ -91,7 +122,9 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
         let env_plan = plan.clone();
         let producer = env.producer();
         tokio::spawn(async move {
-            let events: Vec<_> = (0..env_plan.sends.len()).map(|k| env_plan.send(k)).collect();
+            let events: Vec<_> = (0..env_plan.sends.len())
+                .map(|k| env_plan.send(k))
+                .collect();
             for chunk in events.chunks(2_000) {
                 producer.publish(chunk).await.expect("publish");
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -115,8 +148,15 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
         victim.signal("KILL");
         victim.kill();
         kills += 1;
-        consumers.insert(kills % 2, env.spawn_consumer_with(&format!("r{kills}"), &fast_session).await);
-        assert!(started.elapsed() < Duration::from_secs(600), "crash loop took too long");
+        consumers.insert(
+            kills % 2,
+            env.spawn_consumer_with(&format!("r{kills}"), &fast_session)
+                .await,
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "crash loop took too long"
+        );
     }
     sender.await.expect("sender");
     assert!(kills >= 10);
@@ -126,8 +166,13 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
 /// Members of the test's group, from Kafka's consumer-groups tool.
 fn group_members(env: &TestEnv) -> usize {
     let out = kafka_tool(&[
-        "consumer-groups", "--bootstrap-server", &logagg_e2e::brokers(),
-        "--describe", "--members", "--group", &env.group,
+        "consumer-groups",
+        "--bootstrap-server",
+        &logagg_e2e::brokers(),
+        "--describe",
+        "--members",
+        "--group",
+        &env.group,
     ]);
     out.lines().filter(|l| l.starts_with(&env.group)).count()
 }
@@ -148,7 +193,10 @@ async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
             }
         })
     };
-    env.wait_counts(TIMEOUT, "the first consumer at work", |c| c.received > 2_000).await;
+    env.wait_counts(TIMEOUT, "the first consumer at work", |c| {
+        c.received > 2_000
+    })
+    .await;
     // Freeze it (possibly inside a batch transaction) until the group expels it.
     zombie.signal("STOP");
     let successor = env.spawn_consumer_with("successor", &fast_session).await;
@@ -166,8 +214,16 @@ async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
 
 fn reset_to_earliest(env: &TestEnv) -> String {
     kafka_tool(&[
-        "consumer-groups", "--bootstrap-server", &logagg_e2e::brokers(), "--group", &env.group,
-        "--topic", &env.topic, "--reset-offsets", "--to-earliest", "--execute",
+        "consumer-groups",
+        "--bootstrap-server",
+        &logagg_e2e::brokers(),
+        "--group",
+        &env.group,
+        "--topic",
+        &env.topic,
+        "--reset-offsets",
+        "--to-earliest",
+        "--execute",
     ])
 }
 
@@ -183,9 +239,14 @@ async fn replay_with_kafkas_tool_counts_replayed_and_restores_deleted_rows() {
     let out = reset_to_earliest(&env);
     assert!(out.contains(&env.topic), "{out}");
     let consumer = env.spawn_consumer("replay1").await;
-    let counts = env.wait_counts(TIMEOUT, "3000 replayed", |c| c.replayed >= 3_000).await;
+    let counts = env
+        .wait_counts(TIMEOUT, "3000 replayed", |c| c.replayed >= 3_000)
+        .await;
     assert_eq!(counts.replayed, 3_000, "{counts:?}");
-    assert_eq!(counts.received, 3_000, "fresh counters unchanged: {counts:?}");
+    assert_eq!(
+        counts.received, 3_000,
+        "fresh counters unchanged: {counts:?}"
+    );
     assert_eq!(counts.unique_processed, plan.distinct as i64);
     assert_eq!(env.rows().await, plan.distinct as i64);
     assert!(consumer.terminate().await.success());
@@ -195,10 +256,19 @@ async fn replay_with_kafkas_tool_counts_replayed_and_restores_deleted_rows() {
     assert!(deleted > 100);
     reset_to_earliest(&env);
     let consumer = env.spawn_consumer("replay2").await;
-    let counts = env.wait_counts(TIMEOUT, "6000 replayed", |c| c.replayed >= 6_000).await;
+    let counts = env
+        .wait_counts(TIMEOUT, "6000 replayed", |c| c.replayed >= 6_000)
+        .await;
     assert_eq!(counts.replayed, 6_000);
-    assert_eq!((counts.received, counts.unique_processed), (3_000, plan.distinct as i64));
-    assert_eq!(env.rows().await, plan.distinct as i64, "deleted rows restored");
+    assert_eq!(
+        (counts.received, counts.unique_processed),
+        (3_000, plan.distinct as i64)
+    );
+    assert_eq!(
+        env.rows().await,
+        plan.distinct as i64,
+        "deleted rows restored"
+    );
     assert!(consumer.terminate().await.success());
 }
 
@@ -214,7 +284,17 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
         format!("orders|{valid}"),
     ];
     let mut kcat = std::process::Command::new("kcat")
-        .args(["-P", "-b", &logagg_e2e::brokers(), "-t", &env.topic, "-K", "|", "-p", "0"])
+        .args([
+            "-P",
+            "-b",
+            &logagg_e2e::brokers(),
+            "-t",
+            &env.topic,
+            "-K",
+            "|",
+            "-p",
+            "0",
+        ])
         .stdin(std::process::Stdio::piped())
         .spawn()
         .expect("kcat (make up installs it)");
@@ -223,17 +303,37 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
     assert!(kcat.wait().unwrap().success());
 
     let _consumer = env.spawn_consumer("c").await;
-    let counts = env.wait_counts(TIMEOUT, "5 records", |c| c.received == 5).await;
-    assert_eq!((counts.invalid, counts.unique_processed), (4, 1), "{counts:?}");
+    let counts = env
+        .wait_counts(TIMEOUT, "5 records", |c| c.received == 5)
+        .await;
+    assert_eq!(
+        (counts.invalid, counts.unique_processed),
+        (4, 1),
+        "{counts:?}"
+    );
     let mut conn = env.pool.get().await.unwrap();
-    let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group).await.unwrap();
+    let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group)
+        .await
+        .unwrap();
     let offsets: Vec<i64> = letters.iter().map(|l| l.kafka_offset).collect();
     assert_eq!(offsets, [0, 1, 2, 3]);
     assert_eq!(letters[0].record_value.as_deref(), Some(&b"{not json"[..]));
     assert_eq!(letters[0].record_key.as_deref(), Some(&b"orders"[..]));
-    assert!(letters[0].error.contains("not valid JSON"), "{}", letters[0].error);
-    assert!(letters[1].error.contains("event_id: is required"), "{}", letters[1].error);
-    assert!(letters[2].error.contains("expected a string"), "{}", letters[2].error);
+    assert!(
+        letters[0].error.contains("not valid JSON"),
+        "{}",
+        letters[0].error
+    );
+    assert!(
+        letters[1].error.contains("event_id: is required"),
+        "{}",
+        letters[1].error
+    );
+    assert!(
+        letters[2].error.contains("expected a string"),
+        "{}",
+        letters[2].error
+    );
     assert!(letters[3].error.contains("differs"), "{}", letters[3].error);
     assert_eq!(env.rows().await, 1);
 }

@@ -37,8 +37,10 @@ async fn postgres_restart_during_consumption_loses_nothing() {
             }
         })
     };
-    env.wait_counts(Duration::from_secs(60), "ingest under way", |c| c.received > 1_000)
-        .await;
+    env.wait_counts(Duration::from_secs(60), "ingest under way", |c| {
+        c.received > 1_000
+    })
+    .await;
 
     let guard = RestartPostgres;
     script("scripts/pg.sh", &["stop"]);
@@ -48,16 +50,23 @@ async fn postgres_restart_during_consumption_loses_nothing() {
     let (_, health) = consumer.get("/health").await;
     assert_eq!(health["database"]["status"], "down", "{health}");
     drop(guard); // starts PostgreSQL
-    consumer.wait_health_status(200, Duration::from_secs(60)).await;
+    consumer
+        .wait_health_status(200, Duration::from_secs(60))
+        .await;
 
     sender.await.expect("sender");
     let sent = plan.sends.len() as i64;
     let counts = env
-        .wait_counts(Duration::from_secs(120), "every record received", |c| c.received >= sent)
+        .wait_counts(Duration::from_secs(120), "every record received", |c| {
+            c.received >= sent
+        })
         .await;
     assert_eq!(counts.received, sent, "{counts:?}");
     assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
-    assert_eq!(counts.duplicate_dropped, plan.duplicates as i64, "{counts:?}");
+    assert_eq!(
+        counts.duplicate_dropped, plan.duplicates as i64,
+        "{counts:?}"
+    );
     assert_eq!(counts.invalid, 0);
     assert_eq!(env.rows().await, plan.distinct as i64);
 }

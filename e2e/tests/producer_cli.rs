@@ -12,7 +12,11 @@ fn producer(env: &TestEnv, args: &[&str]) -> (bool, String) {
         .envs(env.vars())
         .output()
         .expect("run logagg-producer");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text)
 }
 
@@ -21,20 +25,51 @@ async fn load_verifies(via: &str) {
     let api = env.spawn_api().await;
     let _consumer = env.spawn_consumer("c").await;
     let api_url = api.url("");
-    let (ok, text) = producer(&env, &[
-        "load", "--events", "20000", "--duplicate-ratio", "0.3", "--via", via, "--api-url", &api_url,
-        "--verify", "--quiet", "--seed", "77",
-    ]);
+    let (ok, text) = producer(
+        &env,
+        &[
+            "load",
+            "--events",
+            "20000",
+            "--duplicate-ratio",
+            "0.3",
+            "--via",
+            via,
+            "--api-url",
+            &api_url,
+            "--verify",
+            "--quiet",
+            "--seed",
+            "77",
+        ],
+    );
     assert!(ok, "{text}");
     assert!(text.contains("verify      OK"), "{text}");
-    assert!(text.contains("distinct    14000") && text.contains("duplicates  6000"), "{text}");
+    assert!(
+        text.contains("distinct    14000") && text.contains("duplicates  6000"),
+        "{text}"
+    );
     assert_eq!(env.rows().await, 14_000);
 
     // The same seed again is all duplicates, so the golden check must now fail, naming the figure.
-    let (ok, text) = producer(&env, &[
-        "load", "--events", "2000", "--duplicate-ratio", "0.3", "--via", via, "--api-url", &api_url,
-        "--verify", "--quiet", "--seed", "77",
-    ]);
+    let (ok, text) = producer(
+        &env,
+        &[
+            "load",
+            "--events",
+            "2000",
+            "--duplicate-ratio",
+            "0.3",
+            "--via",
+            via,
+            "--api-url",
+            &api_url,
+            "--verify",
+            "--quiet",
+            "--seed",
+            "77",
+        ],
+    );
     assert!(!ok, "{text}");
     assert!(text.contains("VERIFY FAILED: unique_processed"), "{text}");
 }
@@ -64,11 +99,26 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         .spawn()
         .expect("spawn");
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
 
     let output = Command::new("kcat")
-        .args(["-C", "-b", &logagg_e2e::brokers(), "-t", &env.topic, "-e", "-q", "-f", "%k\t%s\n"])
+        .args([
+            "-C",
+            "-b",
+            &logagg_e2e::brokers(),
+            "-t",
+            &env.topic,
+            "-e",
+            "-q",
+            "-f",
+            "%k\t%s\n",
+        ])
         .output()
         .expect("kcat");
     assert!(output.status.success());
@@ -77,7 +127,10 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         .lines()
         .map(|l| {
             let (key, value) = l.split_once('\t').expect("key<TAB>value");
-            (key.to_owned(), serde_json::from_str(value).expect("value is JSON"))
+            (
+                key.to_owned(),
+                serde_json::from_str(value).expect("value is JSON"),
+            )
         })
         .collect();
     records.sort_by(|a, b| a.0.cmp(&b.0));

@@ -16,7 +16,11 @@ fn replay(env: &TestEnv, args: &[&str]) -> (bool, String) {
         .envs(env.vars())
         .output()
         .expect("run replay");
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text)
 }
 
@@ -42,10 +46,14 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     let first = plan(2_000, 1);
     send(&env, &first).await;
     let consumer = env.spawn_consumer("c1").await;
-    env.wait_counts(TIMEOUT, "first round", |c| c.received == 2_000).await;
+    env.wait_counts(TIMEOUT, "first round", |c| c.received == 2_000)
+        .await;
 
     let (ok, text) = replay(&env, &["--to", "earliest"]);
-    assert!(!ok && text.contains("live member"), "must refuse while consumers run: {text}");
+    assert!(
+        !ok && text.contains("live member"),
+        "must refuse while consumers run: {text}"
+    );
     assert!(consumer.terminate().await.success());
 
     // A point in time between two rounds: only the second round is re-read.
@@ -55,16 +63,22 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     let second = plan(1_000, 2);
     send(&env, &second).await;
     let consumer = env.spawn_consumer("c2").await;
-    env.wait_counts(TIMEOUT, "second round", |c| c.received == 3_000).await;
+    env.wait_counts(TIMEOUT, "second round", |c| c.received == 3_000)
+        .await;
     assert!(consumer.terminate().await.success());
     let fresh = env.counts().await;
     let rows = env.rows().await;
-    assert_eq!(fresh.unique_processed, (first.distinct + second.distinct) as i64);
+    assert_eq!(
+        fresh.unique_processed,
+        (first.distinct + second.distinct) as i64
+    );
 
     let (ok, text) = replay(&env, &["--to", &between.to_rfc3339()]);
     assert!(ok, "{text}");
     let consumer = env.spawn_consumer("c3").await;
-    let counts = env.wait_counts(TIMEOUT, "1000 replayed", |c| c.replayed >= 1_000).await;
+    let counts = env
+        .wait_counts(TIMEOUT, "1000 replayed", |c| c.replayed >= 1_000)
+        .await;
     assert_eq!(counts.replayed, 1_000);
     assert!(consumer.terminate().await.success());
 
@@ -74,15 +88,27 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     assert!(ok, "{text}");
     let consumer = env.spawn_consumer("c4").await;
     let expected = 1_000 + (high0 - 10);
-    let counts = env.wait_counts(TIMEOUT, "partition 0 replayed", |c| c.replayed >= expected).await;
+    let counts = env
+        .wait_counts(TIMEOUT, "partition 0 replayed", |c| c.replayed >= expected)
+        .await;
     assert_eq!(counts.replayed, expected);
     assert!(consumer.terminate().await.success());
 
     // Replays never touch the fresh counters or the rows.
     let after = env.counts().await;
     assert_eq!(
-        (after.received, after.unique_processed, after.duplicate_dropped, after.invalid),
-        (fresh.received, fresh.unique_processed, fresh.duplicate_dropped, fresh.invalid)
+        (
+            after.received,
+            after.unique_processed,
+            after.duplicate_dropped,
+            after.invalid
+        ),
+        (
+            fresh.received,
+            fresh.unique_processed,
+            fresh.duplicate_dropped,
+            fresh.invalid
+        )
     );
     assert_eq!(env.rows().await, rows);
 
@@ -91,9 +117,17 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     assert!(ok, "{text}");
     assert_eq!(env.rows().await, 0);
     let _consumer = env.spawn_consumer("c5").await;
-    let counts = env.wait_counts(TIMEOUT, "rebuild", |c| c.received == 3_000).await;
-    assert_eq!(counts.unique_processed, (first.distinct + second.distinct) as i64);
-    assert_eq!(counts.duplicate_dropped, (first.duplicates + second.duplicates) as i64);
+    let counts = env
+        .wait_counts(TIMEOUT, "rebuild", |c| c.received == 3_000)
+        .await;
+    assert_eq!(
+        counts.unique_processed,
+        (first.distinct + second.distinct) as i64
+    );
+    assert_eq!(
+        counts.duplicate_dropped,
+        (first.duplicates + second.duplicates) as i64
+    );
     assert_eq!(counts.replayed, 0);
     assert_eq!(env.rows().await, rows);
 }

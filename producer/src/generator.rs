@@ -6,7 +6,6 @@ use logagg_core::Event;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map};
-use uuid::Uuid;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -66,11 +65,9 @@ impl LoadPlan {
         let timestamp = self.base_time + Duration::milliseconds(i64::from(index));
         let mut random = [0u8; 10];
         rng.fill(&mut random);
-        let id = uuid::Builder::from_unix_timestamp_millis(
-            timestamp.timestamp_millis() as u64,
-            &random,
-        )
-        .into_uuid();
+        let id =
+            uuid::Builder::from_unix_timestamp_millis(timestamp.timestamp_millis() as u64, &random)
+                .into_uuid();
         let topic = format!(
             "{}.{}",
             self.spec.topic_prefix,
@@ -83,7 +80,7 @@ impl LoadPlan {
         }
         Event {
             topic,
-            event_id: Uuid::from(id).to_string(),
+            event_id: id.to_string(),
             timestamp: timestamp.fixed_offset(),
             source: "logagg-producer".into(),
             payload,
@@ -157,7 +154,10 @@ mod tests {
         let event = plan.event(3);
         let value: serde_json::Value = serde_json::from_slice(&event.to_json_bytes()).unwrap();
         assert_eq!(Event::from_value(&value).unwrap(), event);
-        assert_eq!(Uuid::parse_str(&event.event_id).unwrap().get_version_num(), 7);
+        assert_eq!(
+            uuid::Uuid::parse_str(&event.event_id).unwrap().get_version_num(),
+            7
+        );
     }
 
     #[test]

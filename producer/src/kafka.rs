@@ -37,11 +37,22 @@ impl PublishError {
         use RDKafkaErrorCode::*;
         let retryable = match error.rdkafka_error_code() {
             Some(
-                MessageTimedOut | QueueFull | AllBrokersDown | BrokerTransportFailure
-                | NetworkException | RequestTimedOut | NotEnoughReplicas
-                | NotEnoughReplicasAfterAppend | LeaderNotAvailable | NotLeaderForPartition
-                | UnknownTopicOrPartition | BrokerNotAvailable | OperationTimedOut
-                | Resolve | PurgeQueue | PurgeInflight,
+                MessageTimedOut
+                | QueueFull
+                | AllBrokersDown
+                | BrokerTransportFailure
+                | NetworkException
+                | RequestTimedOut
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+                | LeaderNotAvailable
+                | NotLeaderForPartition
+                | UnknownTopicOrPartition
+                | BrokerNotAvailable
+                | OperationTimedOut
+                | Resolve
+                | PurgeQueue
+                | PurgeInflight,
             ) => true,
             Some(_) => false,
             None => matches!(error, KafkaError::Canceled),
@@ -67,7 +78,10 @@ pub fn producer_config(kafka: &KafkaConfig, tuning: &ProducerConfig) -> ClientCo
         .set("partitioner", "murmur2_random")
         .set("linger.ms", tuning.linger.as_millis().to_string())
         .set("compression.type", &tuning.compression)
-        .set("message.timeout.ms", tuning.delivery_timeout.as_millis().max(1).to_string())
+        .set(
+            "message.timeout.ms",
+            tuning.delivery_timeout.as_millis().max(1).to_string(),
+        )
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
         .set("batch.size", "1000000")
@@ -142,7 +156,9 @@ impl EventProducer {
 
     /// Waits for every enqueued record to be acked or to fail.
     pub fn flush(&self, timeout: Duration) -> Result<(), PublishError> {
-        self.producer.flush(timeout).map_err(PublishError::from_kafka)
+        self.producer
+            .flush(timeout)
+            .map_err(PublishError::from_kafka)
     }
 
     /// Per partition `(partition, low, high)` watermarks of the topic. Blocking: call it from

@@ -54,7 +54,10 @@ impl RunReport {
         println!("sent        {}", self.sent);
         println!("distinct    {}", self.distinct);
         println!("duplicates  {}", self.duplicates);
-        println!("retried     {} (re-sent after an ambiguous failure)", self.retried);
+        println!(
+            "retried     {} (re-sent after an ambiguous failure)",
+            self.retried
+        );
         println!("elapsed     {:.2} s", secs);
         println!("throughput  {:.0} events/s", self.sent as f64 / secs);
         println!(
@@ -118,7 +121,10 @@ async fn run_kafka(
     options: &RunOptions,
     bar: &ProgressBar,
 ) -> anyhow::Result<(u64, Latencies)> {
-    let pacer = Pacer { rate: options.rate, started: Instant::now() };
+    let pacer = Pacer {
+        rate: options.rate,
+        started: Instant::now(),
+    };
     let window = (options.concurrency.max(1) * options.batch_size.max(1)).max(1);
     let mut latencies = Latencies::default();
     let mut retried = 0u64;
@@ -127,7 +133,9 @@ async fn run_kafka(
         pacer.wait_for(k).await;
         let event = plan.send(k);
         let enqueued = Instant::now();
-        let delivery = producer.enqueue(&event.topic, &event.to_json_bytes()).await?;
+        let delivery = producer
+            .enqueue(&event.topic, &event.to_json_bytes())
+            .await?;
         in_flight.push_back(async move { (k, enqueued, EventProducer::await_ack(delivery).await) });
         while in_flight.len() >= window {
             let done = in_flight.next().await.expect("non-empty");
@@ -183,11 +191,18 @@ async fn run_http(
     let next_chunk = Arc::new(AtomicUsize::new(0));
     let retried = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Latencies::default()));
-    let pacer = Arc::new(Pacer { rate: options.rate, started: Instant::now() });
+    let pacer = Arc::new(Pacer {
+        rate: options.rate,
+        started: Instant::now(),
+    });
     let mut workers = Vec::new();
     for _ in 0..options.concurrency.max(1) {
-        let (next_chunk, retried, latencies, pacer) =
-            (next_chunk.clone(), retried.clone(), latencies.clone(), pacer.clone());
+        let (next_chunk, retried, latencies, pacer) = (
+            next_chunk.clone(),
+            retried.clone(),
+            latencies.clone(),
+            pacer.clone(),
+        );
         let (client, bar) = (client.clone(), bar.clone());
         let plan = plan.clone();
         workers.push(tokio::spawn(async move {
@@ -204,7 +219,10 @@ async fn run_http(
                     let started = Instant::now();
                     match client.publish(&events).await {
                         HttpOutcome::Accepted => {
-                            latencies.lock().expect("latencies").record(started.elapsed());
+                            latencies
+                                .lock()
+                                .expect("latencies")
+                                .record(started.elapsed());
                             break;
                         }
                         HttpOutcome::Retry(reason) if attempt < MAX_ATTEMPTS => {
@@ -214,8 +232,12 @@ async fn run_http(
                             tokio::time::sleep(backoff(attempt, RETRY_BASE, RETRY_CAP)).await;
                             attempt += 1;
                         }
-                        HttpOutcome::Retry(reason) => anyhow::bail!("giving up after {attempt} attempts: {reason}"),
-                        HttpOutcome::Rejected(status, body) => anyhow::bail!("API refused a batch ({status}): {body}"),
+                        HttpOutcome::Retry(reason) => {
+                            anyhow::bail!("giving up after {attempt} attempts: {reason}")
+                        }
+                        HttpOutcome::Rejected(status, body) => {
+                            anyhow::bail!("API refused a batch ({status}): {body}")
+                        }
                     }
                 }
                 bar.inc(events.len() as u64);
@@ -263,13 +285,21 @@ pub fn golden_check(before: &Counters, after: &Counters, report: &RunReport) -> 
     let extra = report.retried as i64;
     let mut off = Vec::new();
     if unique != report.distinct as i64 {
-        off.push(format!("unique_processed grew by {unique}, expected {} (distinct events sent)", report.distinct));
+        off.push(format!(
+            "unique_processed grew by {unique}, expected {} (distinct events sent)",
+            report.distinct
+        ));
     }
     if rows != report.distinct as i64 {
-        off.push(format!("stored events grew by {rows}, expected {}", report.distinct));
+        off.push(format!(
+            "stored events grew by {rows}, expected {}",
+            report.distinct
+        ));
     }
     if received < sent || received > sent + extra {
-        off.push(format!("received grew by {received}, expected {sent} (+ at most {extra} re-sent)"));
+        off.push(format!(
+            "received grew by {received}, expected {sent} (+ at most {extra} re-sent)"
+        ));
     }
     let wire_extra = received - sent;
     if duplicates != report.duplicates as i64 + wire_extra {
@@ -302,7 +332,9 @@ pub async fn wait_caught_up(
             }
         }
         if Instant::now() >= deadline {
-            anyhow::bail!("the consumer did not catch up within {timeout:?} (is logagg-consumer running?)");
+            anyhow::bail!(
+                "the consumer did not catch up within {timeout:?} (is logagg-consumer running?)"
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -324,7 +356,13 @@ mod tests {
     }
 
     fn counters(received: i64, unique: i64, dup: i64, rows: i64) -> Counters {
-        Counters { received, unique_processed: unique, duplicate_dropped: dup, invalid: 0, stored_events: rows }
+        Counters {
+            received,
+            unique_processed: unique,
+            duplicate_dropped: dup,
+            invalid: 0,
+            stored_events: rows,
+        }
     }
 
     #[test]
@@ -340,14 +378,23 @@ mod tests {
         assert!(golden_check(&Counters::default(), &after, &report(100, 70, 5)).is_empty());
         // ...but not more than were re-sent.
         let after = counters(106, 70, 36, 70);
-        assert_eq!(golden_check(&Counters::default(), &after, &report(100, 70, 5)).len(), 1);
+        assert_eq!(
+            golden_check(&Counters::default(), &after, &report(100, 70, 5)).len(),
+            1
+        );
     }
 
     #[test]
     fn names_the_figure_that_is_off() {
         let after = counters(100, 69, 31, 69);
         let off = golden_check(&Counters::default(), &after, &report(100, 70, 0));
-        assert!(off.iter().any(|m| m.starts_with("unique_processed")), "{off:?}");
-        assert!(off.iter().any(|m| m.starts_with("stored events")), "{off:?}");
+        assert!(
+            off.iter().any(|m| m.starts_with("unique_processed")),
+            "{off:?}"
+        );
+        assert!(
+            off.iter().any(|m| m.starts_with("stored events")),
+            "{off:?}"
+        );
     }
 }

@@ -15,7 +15,11 @@ use logagg_producer::load::{self, Counters, RunOptions, Via};
 use logagg_producer::EventProducer;
 
 #[derive(Parser)]
-#[command(name = "logagg-producer", version, about = "Publish events to logagg, or load-test it with a verifiable golden calculation")]
+#[command(
+    name = "logagg-producer",
+    version,
+    about = "Publish events to logagg, or load-test it with a verifiable golden calculation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,34 +131,75 @@ fn via(target: &Target) -> anyhow::Result<Via> {
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match Cli::parse().command {
-        Command::Publish { file, target, batch_size } => publish(file, &target, batch_size).await,
+        Command::Publish {
+            file,
+            target,
+            batch_size,
+        } => publish(file, &target, batch_size).await,
         Command::Load {
-            events, duplicate_ratio, topics, topic_prefix, payload_bytes, rate, concurrency,
-            batch_size, seed, verify, verify_timeout_secs, quiet, target,
+            events,
+            duplicate_ratio,
+            topics,
+            topic_prefix,
+            payload_bytes,
+            rate,
+            concurrency,
+            batch_size,
+            seed,
+            verify,
+            verify_timeout_secs,
+            quiet,
+            target,
         } => {
             if !(0.0..1.0).contains(&duplicate_ratio) {
                 bail!("--duplicate-ratio must be in [0, 1)");
             }
             let seed = seed.unwrap_or_else(rand::random);
             println!("seed        {seed}");
-            let plan = LoadPlan::new(LoadSpec { events, duplicate_ratio, topics, payload_bytes, seed, topic_prefix });
+            let plan = LoadPlan::new(LoadSpec {
+                events,
+                duplicate_ratio,
+                topics,
+                payload_bytes,
+                seed,
+                topic_prefix,
+            });
             let api = ApiClient::new(&target.api_url, target.token.clone());
             let before = if verify {
-                Some(Counters::from_stats(&api.stats().await.map_err(anyhow::Error::msg).context("reading /stats before the run")?))
+                Some(Counters::from_stats(
+                    &api.stats()
+                        .await
+                        .map_err(anyhow::Error::msg)
+                        .context("reading /stats before the run")?,
+                ))
             } else {
                 None
             };
-            let options = RunOptions { rate, concurrency, batch_size, progress: !quiet };
+            let options = RunOptions {
+                rate,
+                concurrency,
+                batch_size,
+                progress: !quiet,
+            };
             let mut report = load::run(&plan, &via(&target)?, &options).await?;
             report.print();
             if let Some(before) = before {
-                let after = load::wait_caught_up(&api, &before, report.sent, Duration::from_secs(verify_timeout_secs)).await?;
+                let after = load::wait_caught_up(
+                    &api,
+                    &before,
+                    report.sent,
+                    Duration::from_secs(verify_timeout_secs),
+                )
+                .await?;
                 let off = load::golden_check(&before, &after, &report);
                 if !off.is_empty() {
                     for line in &off {
                         eprintln!("VERIFY FAILED: {line}");
                     }
-                    bail!("golden calculation does not hold ({} figure(s) off)", off.len());
+                    bail!(
+                        "golden calculation does not hold ({} figure(s) off)",
+                        off.len()
+                    );
                 }
                 println!(
                     "verify      OK: received +{}, unique_processed +{}, duplicate_dropped +{}, stored events +{}",
@@ -185,9 +230,16 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(&line).map_err(|e| e.to_string()).and_then(|v| {
-            Event::from_value(&v).map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-        }) {
+        match serde_json::from_str(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                Event::from_value(&v).map_err(|e| {
+                    e.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            }) {
             Ok(event) => events.push(event),
             Err(error) => errors.push(format!("line {}: {error}", n + 1)),
         }
@@ -201,7 +253,11 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
     match via(target)? {
         Via::Kafka(producer) => {
             let acks = producer.publish(&events).await?;
-            println!("published {} event(s) to Kafka topic {}", acks.len(), producer.topic());
+            println!(
+                "published {} event(s) to Kafka topic {}",
+                acks.len(),
+                producer.topic()
+            );
         }
         Via::Http(client) => {
             for chunk in events.chunks(batch_size.max(1)) {
@@ -211,7 +267,11 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
                     HttpOutcome::Rejected(status, body) => bail!("API refused ({status}): {body}"),
                 }
             }
-            println!("published {} event(s) through {}", events.len(), target.api_url);
+            println!(
+                "published {} event(s) through {}",
+                events.len(),
+                target.api_url
+            );
         }
     }
     Ok(())

@@ -39,7 +39,12 @@ pub async fn add(conn: &mut AsyncPgConnection, deltas: &[TopicDelta]) -> Result<
     }
     diesel::insert_into(tc::table)
         .values(deltas)
-        .on_conflict((tc::consumer_group, tc::kafka_topic, tc::kafka_partition, tc::topic))
+        .on_conflict((
+            tc::consumer_group,
+            tc::kafka_topic,
+            tc::kafka_partition,
+            tc::topic,
+        ))
         .do_update()
         .set((
             tc::received.eq(tc::received + excluded(tc::received)),

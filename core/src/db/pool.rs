@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use deadpool::Runtime;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -28,8 +30,10 @@ pub fn connect(config: &DatabaseConfig) -> Result<Pool, DbError> {
     // A checked-out connection is verified with a trivial query, so connections broken by a
     // PostgreSQL restart are replaced instead of failing the next batch.
     manager_config.recycling_method = RecyclingMethod::Verified;
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&config.url, manager_config);
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        &config.url,
+        manager_config,
+    );
     DeadPool::builder(manager)
         .max_size(config.pool_size.max(1))
         .runtime(Runtime::Tokio1)

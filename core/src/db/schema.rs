@@ -56,4 +56,9 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(dead_letters, events, partition_progress, topic_counters,);
+diesel::allow_tables_to_appear_in_same_query!(
+    dead_letters,
+    events,
+    partition_progress,
+    topic_counters,
+);
