@@ -262,6 +262,12 @@ cmd_start() {
     ensure_topic
     return 0
   fi
+  if port_open "$KAFKA_HOST" "$KAFKA_PORT" && broker_answers; then
+    # Another checkout's (or the user's own) broker: use it rather than fail.
+    info "a Kafka broker not started from this checkout already answers on $KAFKA_LOCAL_BROKERS; using it"
+    ensure_topic
+    return 0
+  fi
   if port_open "$KAFKA_HOST" "$KAFKA_PORT" || port_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
     die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on $KAFKA_HOST is already in use by another process (not ours: no live pid in $KAFKA_PIDFILE)"
   fi

@@ -212,6 +212,12 @@ cmd_start() {
       info "PostgreSQL died; starting it again"
     fi
   fi
+  if [[ -z "$reuse" ]] && port_open "$PG_HOST" "$PG_PORT" &&
+    psql "$PG_LOCAL_URL" -qAtc 'select 1' >/dev/null 2>&1; then
+    # Another checkout's server with logagg's role and database: use it rather than fail.
+    info "a PostgreSQL not started from this checkout already serves $PG_LOCAL_URL; using it"
+    return 0
+  fi
   if [[ -z "$reuse" ]]; then
     if port_open "$PG_HOST" "$PG_PORT"; then
       stop_debian_clusters_on_port
