@@ -49,7 +49,14 @@ impl warp::reject::Reject for ApiError {}
 impl From<logagg_core::db::DbError> for ApiError {
     fn from(error: logagg_core::db::DbError) -> Self {
         match error {
-            logagg_core::db::DbError::Pool(e) => ApiError::Unavailable(format!("database unavailable: {e}")),
+            logagg_core::db::DbError::Pool(e) => {
+                ApiError::Unavailable(format!("database unavailable: {e}"))
+            }
+            // The connection broke under the query (PostgreSQL restarting): retryable too.
+            logagg_core::db::DbError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                info,
+            )) => ApiError::Unavailable(format!("database unavailable: {}", info.message())),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -80,7 +87,8 @@ impl Reply for ApiError {
             }
             other => json!({"error": other.to_string()}),
         };
-        let mut response = warp::reply::with_status(warp::reply::json(&body), status).into_response();
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&body), status).into_response();
         let headers = response.headers_mut();
         match &self {
             ApiError::Unavailable(_) => {

@@ -1,6 +1,7 @@
 //! logagg-api: the warp HTTP service. `routes` holds the filters, `handlers` the handlers,
 //! `errors` the single error-to-status mapping, `openapi` the published contract.
 
+pub mod body;
 pub mod errors;
 pub mod handlers;
 pub mod metrics;

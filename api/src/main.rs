@@ -6,7 +6,11 @@ use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig
 use logagg_core::{db, telemetry};
 
 #[derive(Parser)]
-#[command(name = "logagg-api", version, about = "HTTP API of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)")]
+#[command(
+    name = "logagg-api",
+    version,
+    about = "HTTP API of logagg (configuration: LOGAGG_* variables, see docs/CONFIGURATION.md)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -26,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let database = DatabaseConfig::from_env()?;
     if let Some(Command::Migrate) = cli.command {
-        let applied = db::run_migrations(&database.url).await.context("migrating")?;
+        let applied = db::run_migrations(&database.url)
+            .await
+            .context("migrating")?;
         println!("applied {applied} migration(s)");
         return Ok(());
     }

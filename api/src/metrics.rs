@@ -24,13 +24,21 @@ impl ApiMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("logagg_api_requests_total", "HTTP requests by route and status."),
+            Opts::new(
+                "logagg_api_requests_total",
+                "HTTP requests by route and status.",
+            ),
             &["route", "status"],
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("logagg_api_request_seconds", "HTTP request latency by route.")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "logagg_api_request_seconds",
+                "HTTP request latency by route.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["route"],
         )
         .expect("valid metric");
@@ -39,9 +47,15 @@ impl ApiMetrics {
             "Events acked by the broker through POST /publish.",
         )
         .expect("valid metric");
-        registry.register(Box::new(requests.clone())).expect("unique");
-        registry.register(Box::new(latency.clone())).expect("unique");
-        registry.register(Box::new(events_accepted.clone())).expect("unique");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("unique");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("unique");
+        registry
+            .register(Box::new(events_accepted.clone()))
+            .expect("unique");
         Self {
             registry,
             requests,
@@ -90,12 +104,37 @@ impl ApiMetrics {
     }
 }
 
-/// The route template of a path, so metric labels stay few.
+/// The route template of a path, so metric labels stay few (any method outside the standard
+/// ones is `OTHER`: a client cannot mint label values).
 pub fn route_of(method: &str, path: &str) -> String {
+    const METHODS: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    let method = if METHODS.contains(&method) {
+        method
+    } else {
+        "OTHER"
+    };
     let template = match path {
-        "/publish" | "/events" | "/stats" | "/health" | "/healthz" | "/metrics" | "/openapi.json" => path,
+        "/publish" | "/events" | "/stats" | "/health" | "/healthz" | "/metrics"
+        | "/openapi.json" => path,
         p if p.starts_with("/events/") => "/events/{topic}/{event_id}",
         _ => "other",
     };
     format!("{method} {template}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_templated_and_methods_bounded() {
+        assert_eq!(
+            route_of("GET", "/events/a/b/c"),
+            "GET /events/{topic}/{event_id}"
+        );
+        assert_eq!(route_of("GET", "/random/path"), "GET other");
+        assert_eq!(route_of("BREW", "/stats"), "OTHER /stats");
+    }
 }

@@ -75,8 +75,8 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "topic", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                    {"name": "before", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "before", "in": "query", "schema": {"type": "integer"}, "description": "Only events with an id below this one (the last id of a newest-first page)"},
+                    {"name": "after", "in": "query", "schema": {"type": "integer"}, "description": "Only events with an id above this one (the last id of an oldest-first page); with before, the window between"},
                     {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}}
                 ],
                 "responses": {
@@ -139,7 +139,10 @@ mod tests {
             }
         }
         documented.sort();
-        let mut served: Vec<_> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        let mut served: Vec<_> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
         served.sort();
         assert_eq!(documented, served);
     }

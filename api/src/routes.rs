@@ -1,13 +1,13 @@
-//! The warp filters: which path and method reach which handler, the fallbacks that answer 405
-//! with `Allow`, request ids, one tracing span and one metrics observation per request.
+//! The warp filters: which path and method reach which handler, the fallback that answers 404,
+//! or 405 with `Allow`, request ids, one tracing span and one metrics observation per request.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 
 use warp::http::HeaderValue;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
+use crate::body;
 use crate::errors::{self, ApiError};
 use crate::handlers::{events, health, publish, stats};
 use crate::metrics::route_of;
@@ -22,41 +22,72 @@ fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
-/// Answers 405 with `Allow` for a known path reached with another method.
-fn wrong_method(allow: &'static str) -> Response {
-    ApiError::MethodNotAllowed { allow }.into_response()
+/// The methods a known path serves, for `Allow`; `None` for an unknown path.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    match path {
+        "/publish" => Some("POST"),
+        "/events" | "/stats" | "/health" | "/healthz" | "/metrics" | "/openapi.json" => Some("GET"),
+        p if p.starts_with("/events/") => Some("GET"),
+        _ => None,
+    }
+}
+
+/// What no route matched: 405 with `Allow` for a known path reached with another method, else
+/// 404. The body is drained (bounded) so the connection stays usable.
+async fn fallback<S, B>(path: warp::path::FullPath, body: S, limit: u64) -> Response
+where
+    S: futures::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    let complete = body::drain(body, limit).await;
+    let error = match allowed_methods(path.as_str()) {
+        Some(allow) => ApiError::MethodNotAllowed { allow },
+        None => ApiError::NotFound("no such route; see /openapi.json".into()),
+    };
+    let response = error.into_response();
+    if complete {
+        response
+    } else {
+        body::close_connection(response)
+    }
+}
+
+/// The raw query string, empty when the URL has none (never rejects).
+fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
 /// Every route of the API.
 pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let body_limit = state.config.max_body_bytes;
+    // After its path and method matched, a route must answer rather than reject: a rejection
+    // would fall through to the 404/405 fallback below. So handlers take raw headers, body and
+    // query and turn every problem into an `ApiError` response themselves.
     let publish = warp::path!("publish")
         .and(warp::post())
         .and(with_state(state.clone()))
-        .and(warp::header::optional::<String>("content-type"))
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::body::content_length_limit(body_limit))
-        .and(warp::body::bytes())
-        .then(publish::publish)
-        .map(respond);
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(publish::publish);
     let list = warp::path!("events")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(warp::query::<HashMap<String, String>>())
-        .then(events::list)
+        .and(raw_query())
+        .then(|state, query: String| async move { events::list(state, &query).await })
         .map(respond);
     let get_one = warp::path("events")
         .and(warp::path::tail())
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and_then(|tail: warp::path::Tail, state: AppState| async move {
-            if tail.as_str().is_empty() {
-                return Err(warp::reject::not_found());
-            }
-            Ok::<_, Rejection>(respond(events::get_one(state, tail.as_str().to_owned()).await))
-        });
+        .then(|tail: warp::path::Tail, state: AppState| async move {
+            events::get_one(state, tail.as_str()).await
+        })
+        .map(respond);
     let stats = warp::path!("stats")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -75,24 +106,11 @@ pub fn routes(
         .and(warp::get())
         .map(|| warp::reply::json(&openapi::document()).into_response());
 
-    // A known path with another method: 405 + Allow (after the real routes, so only a method
-    // mismatch gets here).
-    let not_allowed = warp::path!("publish")
-        .map(|| wrong_method("POST"))
-        .or(warp::path!("events").map(|| wrong_method("GET")))
-        .unify()
-        .or(warp::path("events").and(warp::path::tail()).map(|_| wrong_method("GET")))
-        .unify()
-        .or(warp::path!("stats").map(|| wrong_method("GET")))
-        .unify()
-        .or(warp::path!("health").map(|| wrong_method("GET")))
-        .unify()
-        .or(warp::path!("healthz").map(|| wrong_method("GET")))
-        .unify()
-        .or(warp::path!("metrics").map(|| wrong_method("GET")))
-        .unify()
-        .or(warp::path!("openapi.json").map(|| wrong_method("GET")))
-        .unify();
+    // Only reached when no route matched: its path, or its method.
+    let body_limit = state.config.max_body_bytes;
+    let fallback = warp::path::full()
+        .and(warp::body::stream())
+        .then(move |path, body| fallback(path, body, body_limit));
 
     let api = publish
         .or(list)
@@ -109,8 +127,9 @@ pub fn routes(
         .unify()
         .or(openapi)
         .unify()
-        .or(not_allowed)
+        .or(fallback)
         .unify()
+        // A safety net: nothing above rejects once the fallback is reached.
         .recover(errors::recover)
         .unify();
 
@@ -123,6 +142,7 @@ pub fn routes(
                 .filter(|id| !id.is_empty() && id.len() <= 200)
                 .map(str::to_owned)
                 .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+            tracing::Span::current().record("request_id", id.as_str());
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert("x-request-id", value);
             }
@@ -142,6 +162,27 @@ pub fn routes(
             );
         }))
         .with(warp::trace(|info| {
-            tracing::info_span!("http", method = %info.method(), path = %info.path())
+            tracing::info_span!(
+                "http",
+                method = %info.method(),
+                path = %info.path(),
+                request_id = tracing::field::Empty
+            )
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_name_their_methods() {
+        assert_eq!(allowed_methods("/publish"), Some("POST"));
+        assert_eq!(allowed_methods("/events/"), Some("GET"));
+        assert_eq!(allowed_methods("/events/a/b/c"), Some("GET"));
+        assert_eq!(allowed_methods("/openapi.json"), Some("GET"));
+        assert_eq!(allowed_methods("/stats/1"), None);
+        assert_eq!(allowed_methods("/"), None);
+        assert_eq!(allowed_methods("/publishx"), None);
+    }
 }

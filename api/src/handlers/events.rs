@@ -14,6 +14,27 @@ use crate::state::AppState;
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
 
+/// Splits a raw query string into decoded parameters (`+` is a space). A parameter given twice
+/// is refused: which one the caller meant is a guess.
+pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+    let mut params = HashMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let key = decode(key);
+        if params.insert(key.clone(), decode(value)).is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter {key:?} is given more than once"
+            )));
+        }
+    }
+    Ok(params)
+}
+
 /// Parses and checks the query string of `GET /events`.
 pub fn parse_query(params: &HashMap<String, String>) -> Result<EventQuery, ApiError> {
     const KNOWN: [&str; 5] = ["topic", "limit", "before", "after", "order"];
@@ -27,28 +48,31 @@ pub fn parse_query(params: &HashMap<String, String>) -> Result<EventQuery, ApiEr
         params
             .get(name)
             .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer, got {v:?}")))
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("{name} must be an integer, got {v:?}"))
+                })
             })
             .transpose()
     };
     let limit = int("limit")?.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
     }
+    // Both cursors together select the window between them.
     let before = int("before")?;
     let after = int("after")?;
-    if before.is_some() && after.is_some() {
-        return Err(ApiError::BadRequest("give either before or after, not both".into()));
-    }
     let order = match params.get("order").map(String::as_str) {
         Some("asc") => Order::Asc,
         Some("desc") => Order::Desc,
         // Paging forward from a cursor reads oldest first unless told otherwise.
-        None if after.is_some() => Order::Asc,
+        None if after.is_some() && before.is_none() => Order::Asc,
         None => Order::Desc,
         Some(other) => {
-            return Err(ApiError::BadRequest(format!("order must be asc or desc, got {other:?}")))
+            return Err(ApiError::BadRequest(format!(
+                "order must be asc or desc, got {other:?}"
+            )))
         }
     };
     Ok(EventQuery {
@@ -60,11 +84,36 @@ pub fn parse_query(params: &HashMap<String, String>) -> Result<EventQuery, ApiEr
     })
 }
 
-pub async fn list(state: AppState, params: HashMap<String, String>) -> Result<Response, ApiError> {
-    let query = parse_query(&params)?;
-    let mut conn = state.pool.get().await.map_err(logagg_core::db::DbError::from)?;
-    let rows = events::list(&mut conn, &query).await?;
-    let next = (rows.len() as i64 == query.limit)
+/// Whether PostgreSQL can hold `text` at all. A NUL character never can (it even refuses it as
+/// a query parameter), so a topic or id holding one is simply unknown and the database is not
+/// asked.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
+pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
+    let query = parse_query(&parse_query_string(raw_query)?)?;
+    if query.topic.as_deref().is_some_and(|t| !storable(t)) {
+        return Ok(warp::reply::json(&Vec::<()>::new()).into_response());
+    }
+    let mut conn = state
+        .pool
+        .get()
+        .await
+        .map_err(logagg_core::db::DbError::from)?;
+    // One row more than asked tells whether a next page exists, so the last page has no Link.
+    let mut rows = events::list(
+        &mut conn,
+        &EventQuery {
+            limit: query.limit + 1,
+            ..query.clone()
+        },
+    )
+    .await?;
+    drop(conn);
+    let more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit as usize);
+    let next = more
         .then(|| rows.last().map(|r| next_link(&query, r.id)))
         .flatten();
     let mut response = warp::reply::json(&rows).into_response();
@@ -76,35 +125,56 @@ pub async fn list(state: AppState, params: HashMap<String, String>) -> Result<Re
     Ok(response)
 }
 
-/// `Link: </events?...>; rel="next"` continuing after the last row of this page.
+/// `Link: </events?...>; rel="next"` continuing after the last row of this page, keeping the
+/// topic, the limit and the cursor bounding the other end.
 fn next_link(query: &EventQuery, last_id: i64) -> String {
     let mut parts = Vec::new();
     if let Some(topic) = &query.topic {
-        parts.push(format!("topic={}", utf8_percent_encode(topic, NON_ALPHANUMERIC)));
+        parts.push(format!(
+            "topic={}",
+            utf8_percent_encode(topic, NON_ALPHANUMERIC)
+        ));
     }
     parts.push(format!("limit={}", query.limit));
     match query.order {
-        Order::Desc => parts.push(format!("before={last_id}&order=desc")),
-        Order::Asc => parts.push(format!("after={last_id}&order=asc")),
+        Order::Desc => {
+            parts.push(format!("before={last_id}"));
+            parts.extend(query.after.map(|after| format!("after={after}")));
+            parts.push("order=desc".into());
+        }
+        Order::Asc => {
+            parts.push(format!("after={last_id}"));
+            parts.extend(query.before.map(|before| format!("before={before}")));
+            parts.push("order=asc".into());
+        }
     }
     format!("</events?{}>; rel=\"next\"", parts.join("&"))
 }
 
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
-pub async fn get_one(state: AppState, tail: String) -> Result<Response, ApiError> {
-    let (topic, event_id) = tail
-        .rsplit_once('/')
-        .ok_or_else(|| ApiError::NotFound("use /events/{topic}/{event_id}".into()))?;
+pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> {
+    let usage = || ApiError::NotFound("no such route; use /events/{topic}/{event_id}".into());
+    let (topic, event_id) = tail.rsplit_once('/').ok_or_else(usage)?;
     let topic = percent_decode_str(topic).decode_utf8_lossy().into_owned();
-    let event_id = percent_decode_str(event_id).decode_utf8_lossy().into_owned();
+    let event_id = percent_decode_str(event_id)
+        .decode_utf8_lossy()
+        .into_owned();
     if topic.is_empty() || event_id.is_empty() {
-        return Err(ApiError::NotFound("use /events/{topic}/{event_id}".into()));
+        return Err(usage());
     }
-    let mut conn = state.pool.get().await.map_err(logagg_core::db::DbError::from)?;
+    let missing = || ApiError::NotFound(format!("no event {event_id:?} in topic {topic:?}"));
+    if !storable(&topic) || !storable(&event_id) {
+        return Err(missing());
+    }
+    let mut conn = state
+        .pool
+        .get()
+        .await
+        .map_err(logagg_core::db::DbError::from)?;
     match events::find(&mut conn, &topic, &event_id).await? {
         Some(event) => Ok(warp::reply::json(&event).into_response()),
-        None => Err(ApiError::NotFound(format!("no event {event_id:?} in topic {topic:?}"))),
+        None => Err(missing()),
     }
 }
 
@@ -113,7 +183,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -128,7 +201,7 @@ mod tests {
             &[("limit", "0")][..],
             &[("limit", "1001")],
             &[("limit", "x")],
-            &[("before", "1"), ("after", "2")],
+            &[("before", "x")],
             &[("order", "up")],
             &[("colour", "red")],
         ] {
@@ -137,8 +210,36 @@ mod tests {
     }
 
     #[test]
+    fn query_strings_are_decoded_and_duplicates_refused() {
+        let params = parse_query_string("topic=a%2Fb+c&limit=5&&order").unwrap();
+        assert_eq!(params["topic"], "a/b c");
+        assert_eq!(params["limit"], "5");
+        assert_eq!(params["order"], "");
+        assert!(parse_query_string("limit=1&limit=2").is_err());
+        assert!(parse_query_string("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn both_cursors_select_a_window_kept_by_the_next_link() {
+        let q = parse_query(&params(&[("before", "9"), ("after", "2"), ("limit", "3")])).unwrap();
+        assert_eq!(q.order, Order::Desc);
+        assert_eq!(
+            next_link(&q, 6),
+            "</events?limit=3&before=6&after=2&order=desc>; rel=\"next\""
+        );
+    }
+
+    #[test]
     fn next_link_keeps_the_filters() {
-        let q = parse_query(&params(&[("topic", "a/b"), ("limit", "2"), ("order", "asc")])).unwrap();
-        assert_eq!(next_link(&q, 9), "</events?topic=a%2Fb&limit=2&after=9&order=asc>; rel=\"next\"");
+        let q = parse_query(&params(&[
+            ("topic", "a/b"),
+            ("limit", "2"),
+            ("order", "asc"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            next_link(&q, 9),
+            "</events?topic=a%2Fb&limit=2&after=9&order=asc>; rel=\"next\""
+        );
     }
 }

@@ -26,7 +26,9 @@ pub async fn health(state: AppState) -> Response {
         .unwrap_or_else(|_| Err("timed out".into()));
     let producer = state.producer.clone();
     let broker = tokio::task::spawn_blocking(move || {
-        producer.broker_reachable(CHECK_TIMEOUT).map_err(|e| e.to_string())
+        producer
+            .broker_reachable(CHECK_TIMEOUT)
+            .map_err(|e| e.to_string())
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
@@ -37,7 +39,11 @@ pub async fn health(state: AppState) -> Response {
         "database": part(&database),
         "uptime_seconds": state.started.elapsed().as_secs(),
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
@@ -53,6 +59,10 @@ pub fn healthz() -> Response {
 }
 
 pub fn metrics(state: AppState) -> Response {
-    warp::reply::with_header(state.metrics.render(), "content-type", "text/plain; version=0.0.4")
-        .into_response()
+    warp::reply::with_header(
+        state.metrics.render(),
+        "content-type",
+        "text/plain; version=0.0.4",
+    )
+    .into_response()
 }

@@ -1,13 +1,20 @@
-//! `POST /publish`: validate everything, then produce and wait for the broker's acks.
+//! `POST /publish`: check the caller and the body, validate every event, then produce and wait
+//! for the broker's acks.
+//!
+//! Once the route matched (path and method) this handler answers every request itself: a
+//! rejection here would fall through to the 405 fallback of the router.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
+use futures::Stream;
 use logagg_core::Event;
 use logagg_producer::PublishError;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
+use warp::http::{header, HeaderMap};
 use warp::reply::Response;
 use warp::Reply;
 
+use crate::body::{self, BodyError};
 use crate::errors::{ApiError, ItemError};
 use crate::state::AppState;
 
@@ -15,32 +22,71 @@ use crate::state::AppState;
 /// record overhead. Bigger events are refused up front (422) instead of failing at the broker.
 pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 
-/// The handler. `content_type` and `authorization` are the raw request headers.
-pub async fn publish(
-    state: AppState,
-    content_type: Option<String>,
-    authorization: Option<String>,
-    body: Bytes,
+/// The handler: token, body size, content type, JSON, events; then the broker. The body is
+/// read first (up to the limit) whatever the answer, so the connection stays usable.
+pub async fn publish<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let limit = state.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = match declared {
+        // Known too large: do not read megabytes only to refuse them.
+        Some(length) if length > limit => Err(BodyError::TooLarge),
+        _ => body::read_limited(body, limit).await,
+    };
+    let complete = body.is_ok();
+    let response = handle(&state, &headers, body)
+        .await
+        .unwrap_or_else(Reply::into_response);
+    if complete {
+        response
+    } else {
+        body::close_connection(response)
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BodyError>,
 ) -> Result<Response, ApiError> {
-    authorize(state.config.token.as_deref(), authorization.as_deref())?;
-    if !is_json(content_type.as_deref()) {
+    authorize(
+        state.config.token.as_deref(),
+        header_text(headers, header::AUTHORIZATION),
+    )?;
+    let body = body.map_err(|error| match error {
+        BodyError::TooLarge => ApiError::PayloadTooLarge(format!(
+            "request body is larger than the limit of {} bytes",
+            state.config.max_body_bytes
+        )),
+        BodyError::Read(e) => ApiError::BadRequest(format!("could not read the request body: {e}")),
+    })?;
+    if !is_json(header_text(headers, header::CONTENT_TYPE)) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let events = parse_events(value, state.config.max_batch_events)?;
-    let acks = tokio::time::timeout(state.config.publish_timeout, state.producer.publish(&events))
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable(format!(
-                "broker did not acknowledge within {} ms; nothing is reported accepted, retry",
-                state.config.publish_timeout.as_millis()
-            ))
-        })?
-        .map_err(|error| match error {
-            PublishError::Retryable(e) => ApiError::Unavailable(format!("broker unavailable: {e}")),
-            PublishError::Fatal(e) => ApiError::Internal(e),
-        })?;
+    let acks = tokio::time::timeout(
+        state.config.publish_timeout,
+        state.producer.publish(&events),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::Unavailable(format!(
+            "broker did not acknowledge within {} ms; nothing is reported accepted, retry",
+            state.config.publish_timeout.as_millis()
+        ))
+    })?
+    .map_err(|error| match error {
+        PublishError::Retryable(e) => ApiError::Unavailable(format!("broker unavailable: {e}")),
+        PublishError::Fatal(e) => ApiError::Internal(e),
+    })?;
     state.metrics.events_accepted.inc_by(events.len() as u64);
     let offsets: Vec<Value> = events
         .iter()
@@ -55,14 +101,20 @@ pub async fn publish(
     .into_response())
 }
 
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 fn authorize(expected: Option<&str>, header: Option<&str>) -> Result<(), ApiError> {
     let Some(expected) = expected else {
         return Ok(());
     };
+    // The scheme is case-insensitive (RFC 9110 section 11.1).
     let given = header
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .trim();
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or("");
     // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
     if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
@@ -76,7 +128,12 @@ fn is_json(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return false;
     };
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -91,52 +148,94 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
                     "unknown fields next to \"events\"",
                     extra
                         .into_iter()
-                        .map(|field| ItemError { index: 0, field, message: "unknown field".into() })
+                        .map(|field| ItemError {
+                            index: 0,
+                            field,
+                            message: "unknown field".into(),
+                        })
                         .collect(),
                 ));
             }
             match object.remove("events") {
                 Some(Value::Array(items)) => items,
-                _ => return Err(unprocessable("\"events\" must be an array of events", vec![])),
+                _ => {
+                    return Err(unprocessable(
+                        "\"events\" must be an array of events",
+                        vec![],
+                    ))
+                }
             }
         }
         Value::Object(object) => vec![Value::Object(object)],
         other => {
             return Err(unprocessable(
-                &format!("expected an event object, an array of events or {{\"events\": [...]}}, got {}", kind(&other)),
+                &format!(
+                    "expected an event object, an array of events or {{\"events\": [...]}}, got {}",
+                    kind(&other)
+                ),
                 vec![],
             ))
         }
     };
     if items.is_empty() {
-        return Err(unprocessable("the batch is empty: send 1 or more events", vec![]));
+        return Err(unprocessable(
+            "the batch is empty: send 1 or more events",
+            vec![],
+        ));
     }
     if items.len() > max_events {
         return Err(unprocessable(
-            &format!("the batch has {} events; at most {max_events} are accepted per request", items.len()),
+            &format!(
+                "the batch has {} events; at most {max_events} are accepted per request",
+                items.len()
+            ),
             vec![],
         ));
     }
     let mut events = Vec::with_capacity(items.len());
     let mut details = Vec::new();
     for (index, item) in items.iter().enumerate() {
+        // PostgreSQL's text and jsonb cannot hold U+0000: such an event could never be stored.
+        let nul: Vec<ItemError> = ["event_id", "source", "payload"]
+            .into_iter()
+            .filter(|field| item.get(field).is_some_and(contains_nul))
+            .map(|field| ItemError {
+                index,
+                field: field.into(),
+                message: "must not contain the NUL character (\\u0000)".into(),
+            })
+            .collect();
         match Event::from_value(item) {
+            Ok(_) if !nul.is_empty() => details.extend(nul),
             Ok(event) => {
                 let size = event.to_json_bytes().len();
                 if size > MAX_EVENT_BYTES {
                     details.push(ItemError {
                         index,
                         field: "payload".into(),
-                        message: format!("event is {size} bytes; at most {MAX_EVENT_BYTES} allowed"),
+                        message: format!(
+                            "event is {size} bytes; at most {MAX_EVENT_BYTES} allowed"
+                        ),
                     });
                 }
                 events.push(event);
             }
-            Err(errors) => details.extend(errors.into_iter().map(|e| ItemError {
-                index,
-                field: e.field,
-                message: e.message,
-            })),
+            Err(errors) => {
+                let nul: Vec<ItemError> = nul
+                    .into_iter()
+                    .filter(|n| errors.iter().all(|e| e.field != n.field))
+                    .collect();
+                details.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| ItemError {
+                            index,
+                            field: e.field,
+                            message: e.message,
+                        })
+                        .chain(nul),
+                );
+            }
         }
     }
     if details.is_empty() {
@@ -144,7 +243,11 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
     } else {
         let bad: std::collections::BTreeSet<usize> = details.iter().map(|d| d.index).collect();
         Err(unprocessable(
-            &format!("{} of {} events are invalid; nothing was published", bad.len(), items.len()),
+            &format!(
+                "{} of {} events are invalid; nothing was published",
+                bad.len(),
+                items.len()
+            ),
             details,
         ))
     }
@@ -154,6 +257,16 @@ fn unprocessable(message: &str, details: Vec<ItemError>) -> ApiError {
     ApiError::Unprocessable {
         message: message.to_owned(),
         details,
+    }
+}
+
+/// Whether a string anywhere in `value` (object keys included) holds U+0000.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
     }
 }
 
@@ -179,28 +292,55 @@ mod tests {
     #[test]
     fn accepts_the_three_shapes() {
         assert_eq!(parse_events(event("1"), 10).unwrap().len(), 1);
-        assert_eq!(parse_events(json!([event("1"), event("2")]), 10).unwrap().len(), 2);
-        assert_eq!(parse_events(json!({"events": [event("1")]}), 10).unwrap().len(), 1);
+        assert_eq!(
+            parse_events(json!([event("1"), event("2")]), 10)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_events(json!({"events": [event("1")]}), 10)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn one_bad_event_rejects_the_batch_with_its_index() {
         let mut bad = event("2");
         bad["timestamp"] = json!("not-a-date");
-        let Err(ApiError::Unprocessable { details, .. }) = parse_events(json!([event("1"), bad]), 10) else {
+        let Err(ApiError::Unprocessable { details, .. }) =
+            parse_events(json!([event("1"), bad]), 10)
+        else {
             panic!("expected 422");
         };
         assert_eq!(details.len(), 1);
-        assert_eq!((details[0].index, details[0].field.as_str()), (1, "timestamp"));
+        assert_eq!(
+            (details[0].index, details[0].field.as_str()),
+            (1, "timestamp")
+        );
     }
 
     #[test]
     fn empty_and_oversized_batches_are_refused() {
-        assert!(matches!(parse_events(json!([]), 10), Err(ApiError::Unprocessable { .. })));
-        assert!(matches!(parse_events(json!({"events": []}), 10), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(
+            parse_events(json!([]), 10),
+            Err(ApiError::Unprocessable { .. })
+        ));
+        assert!(matches!(
+            parse_events(json!({"events": []}), 10),
+            Err(ApiError::Unprocessable { .. })
+        ));
         let many: Vec<Value> = (0..3).map(|i| event(&i.to_string())).collect();
-        assert!(matches!(parse_events(json!(many), 2), Err(ApiError::Unprocessable { .. })));
-        assert!(matches!(parse_events(json!("x"), 2), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(
+            parse_events(json!(many), 2),
+            Err(ApiError::Unprocessable { .. })
+        ));
+        assert!(matches!(
+            parse_events(json!("x"), 2),
+            Err(ApiError::Unprocessable { .. })
+        ));
     }
 
     #[test]
@@ -218,5 +358,26 @@ mod tests {
         assert!(authorize(Some("s3cret"), Some("Bearer s3cret")).is_ok());
         assert!(authorize(Some("s3cret"), Some("Bearer s3cres")).is_err());
         assert!(authorize(Some("s3cret"), None).is_err());
+        assert!(authorize(Some("s3cret"), Some("bearer s3cret")).is_ok());
+        assert!(authorize(Some("s3cret"), Some("Basic s3cret")).is_err());
+        assert!(authorize(Some("s3cret"), Some("s3cret")).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_postgresql_cannot_store_them() {
+        let mut bad = event("1");
+        bad["payload"] = json!({"nested": [{"k\u{0}": 1}]});
+        let Err(ApiError::Unprocessable { details, .. }) = parse_events(bad, 10) else {
+            panic!("expected 422");
+        };
+        assert_eq!(details[0].field, "payload");
+        let mut bad = event("a\u{0}");
+        bad["source"] = json!(7);
+        let Err(ApiError::Unprocessable { details, .. }) = parse_events(bad, 10) else {
+            panic!("expected 422");
+        };
+        let mut fields: Vec<_> = details.iter().map(|d| d.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["event_id", "source"]);
     }
 }

@@ -25,7 +25,10 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     for row in &rows {
         total.add(&row.counts());
     }
-    let next_offsets: BTreeMap<i32, i64> = rows.iter().map(|r| (r.kafka_partition, r.next_offset)).collect();
+    let next_offsets: BTreeMap<i32, i64> = rows
+        .iter()
+        .map(|r| (r.kafka_partition, r.next_offset))
+        .collect();
     let producer = state.producer.clone();
     let watermarks = tokio::task::spawn_blocking(move || producer.watermarks(WATERMARK_TIMEOUT))
         .await
@@ -35,7 +38,11 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
             let mut per = Map::new();
             let mut sum = 0i64;
             for (partition, low, high) in marks {
-                let consumed = next_offsets.get(&partition).copied().unwrap_or(low).max(low);
+                let consumed = next_offsets
+                    .get(&partition)
+                    .copied()
+                    .unwrap_or(low)
+                    .max(low);
                 let lag = (high - consumed).max(0);
                 sum += lag;
                 per.insert(partition.to_string(), json!(lag));

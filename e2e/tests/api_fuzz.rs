@@ -1,0 +1,613 @@
+//! A generated bad-input run against the real API: mutated events (wrong types, missing and
+//! extra fields, huge strings, bad timestamps, odd unicode, nested junk), non-JSON bytes,
+//! wrong content types, wrong methods, random paths and query strings. No answer may be a 5xx
+//! (or a dropped connection), the process must survive, every error body must be JSON, and
+//! nothing of the rejected requests may reach Kafka or PostgreSQL.
+//!
+//! Deterministic: the seed is printed; rerun one with `LOGAGG_FUZZ_SEED=<n>`, and change the
+//! amount with `LOGAGG_FUZZ_REQUESTS=<n>` (default 3000).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use logagg_e2e::{event_json, http, publish, wait_for, TestEnv};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Map, Value};
+
+const DEFAULT_SEED: u64 = 0x1065_a66f_0022;
+const DEFAULT_REQUESTS: usize = 3000;
+const MAX_BATCH: usize = 20;
+const MAX_BODY: usize = 64 * 1024;
+const CONCURRENCY: usize = 16;
+const FIELDS: [&str; 5] = ["topic", "event_id", "timestamp", "source", "payload"];
+const REQUIRED: [&str; 4] = ["topic", "event_id", "timestamp", "source"];
+
+/// One generated request and what kind of input it is (for the report and the assertions).
+#[derive(Debug, Clone)]
+struct Case {
+    kind: &'static str,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Case {
+    fn publish(kind: &'static str, content_type: Option<&str>, body: Vec<u8>) -> Self {
+        Self {
+            kind,
+            method: "POST".into(),
+            path: "/publish".into(),
+            headers: content_type
+                .map(|c| ("content-type".to_owned(), c.to_owned()))
+                .into_iter()
+                .collect(),
+            body: Some(body),
+        }
+    }
+
+    fn is_publish(&self) -> bool {
+        self.method == "POST" && self.path.split('?').next() == Some("/publish")
+    }
+}
+
+/// Strings chosen to be awkward: control characters, RTL marks, combining marks, emoji,
+/// replacement characters, surrogate-range escapes written out, very long and empty ones.
+fn odd_string(rng: &mut StdRng) -> String {
+    const PIECES: [&str; 16] = [
+        "\u{202e}rtl",
+        "e\u{301}\u{301}\u{301}",
+        "💥🔥",
+        "\u{feff}",
+        "\u{fffd}",
+        "\t\n\r",
+        "\u{1}\u{7f}",
+        "'; DROP TABLE events; --",
+        "%00",
+        "../../etc/passwd",
+        "\\u0000",
+        "{\"nested\": true}",
+        "ℌ𝔢𝔩𝔩𝔬",
+        "\u{200b}",
+        "null",
+        "ﷺ",
+    ];
+    let mut text = String::new();
+    for _ in 0..rng.random_range(1..6) {
+        if rng.random_bool(0.3) {
+            text.push(char::from_u32(rng.random_range(0x20..0x2FFFF)).unwrap_or('?'));
+        } else {
+            text.push_str(PIECES.choose(rng).unwrap());
+        }
+    }
+    text
+}
+
+fn huge_string(rng: &mut StdRng) -> String {
+    let unit = ["x", "é", "💥", "ab/"].choose(rng).unwrap().to_string();
+    unit.repeat(rng.random_range(256..20_000))
+}
+
+/// Valid JSON of an unexpected shape, possibly deeply nested.
+fn junk(rng: &mut StdRng, depth: u32) -> Value {
+    match rng.random_range(0..8) {
+        0 => Value::Null,
+        1 => json!(rng.random_bool(0.5)),
+        2 => json!(rng.random::<i64>()),
+        3 => json!(rng.random::<f64>() * 1e300),
+        4 => json!(odd_string(rng)),
+        5 if depth < 40 => Value::Array(
+            (0..rng.random_range(0..3))
+                .map(|_| junk(rng, depth + 1))
+                .collect(),
+        ),
+        6 if depth < 40 => {
+            let mut map = Map::new();
+            for _ in 0..rng.random_range(0..3) {
+                map.insert(odd_string(rng), junk(rng, depth + 1));
+            }
+            Value::Object(map)
+        }
+        _ => json!([[[[{"deep": [1, {"er": [null]}]}]]]]),
+    }
+}
+
+fn bad_timestamp(rng: &mut StdRng) -> Value {
+    const BAD: [&str; 14] = [
+        "not-a-date",
+        "2026-11-25T12:00:00",
+        "2026-11-25 12:00:00",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-11-25T25:00:00Z",
+        "2026-11-25T12:00:00+25:00",
+        "",
+        "yesterday",
+        "1764072000",
+        "2026-11-25",
+        "12:00:00Z",
+        "+002026-11-25T12:00:00Z",
+        "2026-11-25T12:00:00.123456789123Zjunk",
+    ];
+    match rng.random_range(0..4) {
+        0 => json!(rng.random::<i64>()),
+        1 => json!(odd_string(rng)),
+        _ => json!(BAD.choose(rng).unwrap()),
+    }
+}
+
+/// A wrong value for `field`: a wrong type, or a string the rules refuse.
+fn bad_value(rng: &mut StdRng, field: &str) -> Value {
+    let wrong_type = || -> Vec<Value> {
+        vec![
+            json!(42),
+            json!(true),
+            json!([]),
+            json!({"a": 1}),
+            json!(1.5),
+        ]
+    };
+    match field {
+        "timestamp" => bad_timestamp(rng),
+        "payload" => [
+            json!([1, 2]),
+            json!("text"),
+            json!(7),
+            json!(false),
+            json!(odd_string(rng)),
+        ]
+        .choose(rng)
+        .unwrap()
+        .clone(),
+        "topic" => match rng.random_range(0..5) {
+            0 => json!(""),
+            1 => json!("t".repeat(rng.random_range(256..2000))),
+            2 => json!(format!("has space{}", odd_string(rng))),
+            3 => json!(format!(
+                "{}{}",
+                odd_string(rng),
+                ['#', '?', ':', '*', '\u{0}', 'é'].choose(rng).unwrap()
+            )),
+            _ => wrong_type().choose(rng).unwrap().clone(),
+        },
+        _ => match rng.random_range(0..4) {
+            0 => json!(""),
+            1 => json!(huge_string(rng)),
+            2 => json!(format!("nul\u{0}{}", odd_string(rng))),
+            _ => wrong_type().choose(rng).unwrap().clone(),
+        },
+    }
+}
+
+/// An event with at least one invalidating mutation, plus maybe some harmless oddities.
+fn invalid_event(rng: &mut StdRng) -> Value {
+    let mut event = event_json("fuzz", &format!("f-{}", rng.random::<u32>()));
+    let object = event.as_object_mut().unwrap();
+    // Harmless first: odd but valid values.
+    if rng.random_bool(0.3) {
+        object.insert(
+            "source".into(),
+            json!(odd_string(rng)
+                .chars()
+                .take(200)
+                .collect::<String>()
+                .replace('\0', "")),
+        );
+    }
+    if rng.random_bool(0.3) {
+        let mut payload = Map::new();
+        payload.insert("junk".into(), junk(rng, 0));
+        object.insert("payload".into(), Value::Object(payload));
+    }
+    for _ in 0..rng.random_range(1..4) {
+        match rng.random_range(0..4) {
+            0 => {
+                object.remove(*REQUIRED.choose(rng).unwrap());
+            }
+            1 => {
+                let field = *FIELDS.choose(rng).unwrap();
+                object.insert(field.into(), bad_value(rng, field));
+            }
+            2 => {
+                let name = format!(
+                    "{}{}",
+                    ["tpoic", "eventId", "ts", "extra", "", "PAYLOAD"]
+                        .choose(rng)
+                        .unwrap(),
+                    odd_string(rng)
+                );
+                object.insert(name, junk(rng, 0));
+            }
+            _ => {
+                let field = *REQUIRED.choose(rng).unwrap();
+                object.insert(field.into(), Value::Null);
+            }
+        }
+    }
+    event
+}
+
+fn to_bytes(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).expect("serializable")
+}
+
+fn generate(rng: &mut StdRng) -> Case {
+    let json_type = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/problem+json",
+    ];
+    match rng.random_range(0..100) {
+        // Invalid events in every publish shape, sometimes next to valid ones.
+        0..=39 => {
+            let bad = invalid_event(rng);
+            let mut batch: Vec<Value> = (0..rng.random_range(0..5))
+                .map(|i| event_json("fuzz", &format!("ok-{i}")))
+                .collect();
+            let at = rng.random_range(0..=batch.len());
+            batch.insert(at, bad.clone());
+            let body = match rng.random_range(0..4) {
+                0 => bad,
+                1 => Value::Array(batch),
+                2 => json!({ "events": batch }),
+                _ => {
+                    let mut wrapper = Map::new();
+                    wrapper.insert("events".into(), Value::Array(batch));
+                    wrapper.insert(odd_string(rng), junk(rng, 0));
+                    Value::Object(wrapper)
+                }
+            };
+            Case::publish(
+                "invalid event",
+                Some(json_type.choose(rng).unwrap()),
+                to_bytes(&body),
+            )
+        }
+        // Shapes that are not events at all.
+        40..=47 => {
+            let body = match rng.random_range(0..6) {
+                0 => json!([]),
+                1 => json!({"events": []}),
+                2 => Value::Array(
+                    (0..MAX_BATCH + 1 + rng.random_range(0..30))
+                        .map(|i| event_json("fuzz", &format!("many-{i}")))
+                        .collect(),
+                ),
+                3 => json!({"events": junk(rng, 0)}),
+                4 => Value::Array((0..rng.random_range(1..5)).map(|_| junk(rng, 0)).collect()),
+                _ => junk(rng, 0),
+            };
+            // junk() objects only have odd keys: never an event.
+            Case::publish("bad shape", Some("application/json"), to_bytes(&body))
+        }
+        // Not JSON: random bytes, truncated or garbled valid JSON, deep nesting.
+        48..=59 => {
+            let valid = to_bytes(&json!([
+                event_json("fuzz", "x-1"),
+                event_json("fuzz", "x-2")
+            ]));
+            let body = match rng.random_range(0..5) {
+                0 => (0..rng.random_range(0..2000))
+                    .map(|_| rng.random::<u8>())
+                    .collect(),
+                1 => valid[..rng.random_range(0..valid.len())].to_vec(),
+                2 => {
+                    let mut garbled = valid.clone();
+                    for _ in 0..rng.random_range(1..4) {
+                        let i = rng.random_range(0..garbled.len());
+                        garbled[i] = *b"{}[]\",:\\\0\xff".choose(rng).unwrap();
+                    }
+                    // Garbling may keep it valid JSON by chance; make sure it is not.
+                    garbled.extend(b"}{");
+                    garbled
+                }
+                3 => format!(
+                    "{}{}",
+                    "[".repeat(rng.random_range(129..5000)),
+                    "]".repeat(rng.random_range(0..5000))
+                )
+                .into_bytes(),
+                _ => [
+                    b"\xef\xbb\xbf{}".as_slice(),
+                    b"{\"topic\": \"\xc3\x28\"}",
+                    b"NaN",
+                    b"{\"a\": 1e999}",
+                    b"\"\\ud800\"",
+                ]
+                .choose(rng)
+                .unwrap()
+                .to_vec(),
+            };
+            Case::publish("not JSON", Some(json_type.choose(rng).unwrap()), body)
+        }
+        // A valid event with a content type that is not JSON (or none).
+        60..=66 => {
+            let content_type = [
+                None,
+                Some("text/plain"),
+                Some("application/x-www-form-urlencoded"),
+                Some("multipart/form-data; boundary=zz"),
+                Some("application/jsonx"),
+                Some("text/json"),
+                Some("*/*"),
+                Some("application/octet-stream"),
+                Some("json"),
+                Some(";;;"),
+            ];
+            Case::publish(
+                "wrong content type",
+                *content_type.choose(rng).unwrap(),
+                to_bytes(&event_json("fuzz", "ct-1")),
+            )
+        }
+        // Bodies over the size limit.
+        67..=70 => {
+            let mut event = event_json("fuzz", "big-1");
+            event["payload"] = json!({"blob": "y".repeat(MAX_BODY + rng.random_range(1..50_000))});
+            Case::publish("oversized", Some("application/json"), to_bytes(&event))
+        }
+        // Wrong methods on known paths.
+        71..=78 => {
+            let (path, methods): (&str, &[&str]) = *[
+                (
+                    "/publish",
+                    &["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "FROB"][..],
+                ),
+                ("/events", &["POST", "PUT", "DELETE", "PATCH"][..]),
+                ("/events/fuzz/x", &["POST", "DELETE", "PUT"][..]),
+                ("/stats", &["POST", "DELETE"][..]),
+                ("/health", &["POST", "PUT"][..]),
+                ("/healthz", &["DELETE"][..]),
+                ("/metrics", &["POST"][..]),
+                ("/openapi.json", &["PUT"][..]),
+            ]
+            .choose(rng)
+            .unwrap();
+            let body = rng
+                .random_bool(0.5)
+                .then(|| to_bytes(&event_json("fuzz", "m-1")));
+            Case {
+                kind: "wrong method",
+                method: methods.choose(rng).unwrap().to_string(),
+                path: path.into(),
+                headers: vec![("content-type".into(), "application/json".into())],
+                body,
+            }
+        }
+        // Random paths, any method except a POST that could reach /publish.
+        79..=86 => {
+            let segments: Vec<String> = (0..rng.random_range(1..5))
+                .map(|_| percent(&odd_string(rng)))
+                .collect();
+            let prefix = [
+                "",
+                "events/",
+                "publish/",
+                "stats/",
+                "events/fuzz/",
+                "%2e%2e/",
+            ]
+            .choose(rng)
+            .unwrap();
+            Case {
+                kind: "random path",
+                method: ["GET", "DELETE", "PUT", "HEAD"]
+                    .choose(rng)
+                    .unwrap()
+                    .to_string(),
+                path: format!("/{prefix}{}", segments.join("/")),
+                headers: vec![],
+                body: None,
+            }
+        }
+        // Random query strings on GET /events.
+        _ => {
+            let keys = [
+                "topic", "limit", "before", "after", "order", "colour", "", "limit[]", "topic%00",
+            ];
+            let values = || -> Vec<String> {
+                vec![
+                    "0".into(),
+                    "-1".into(),
+                    "1001".into(),
+                    "99999999999999999999999".into(),
+                    "1e3".into(),
+                    "asc".into(),
+                    "desc".into(),
+                    "ASC".into(),
+                    "fuzz".into(),
+                    "%00".into(),
+                    "%FF%FE".into(),
+                    "".into(),
+                    "9223372036854775807".into(),
+                    "-9223372036854775808".into(),
+                    "1".into(),
+                    "%2F%2F".into(),
+                ]
+            };
+            let pairs: Vec<String> = (0..rng.random_range(0..5))
+                .map(|_| {
+                    let key = keys.choose(rng).unwrap();
+                    let value = if rng.random_bool(0.3) {
+                        percent(&odd_string(rng))
+                    } else {
+                        values().choose(rng).unwrap().clone()
+                    };
+                    format!("{key}={value}")
+                })
+                .collect();
+            Case {
+                kind: "random query",
+                method: "GET".into(),
+                path: format!("/events?{}", pairs.join("&")),
+                headers: vec![],
+                body: None,
+            }
+        }
+    }
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_bad_input_never_causes_a_5xx_or_a_stored_event() {
+    let seed = std::env::var("LOGAGG_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let count = std::env::var("LOGAGG_FUZZ_REQUESTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_REQUESTS);
+    println!("api_fuzz: seed {seed} (LOGAGG_FUZZ_SEED={seed} reproduces), {count} requests");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let cases: Vec<Case> = (0..count).map(|_| generate(&mut rng)).collect();
+
+    let env = TestEnv::new("api_fuzz", 3).await;
+    let mut api = env
+        .spawn_api_with(&[
+            ("LOGAGG_MAX_BATCH_EVENTS", MAX_BATCH.to_string()),
+            ("LOGAGG_MAX_BODY_BYTES", MAX_BODY.to_string()),
+            ("RUST_LOG", "warn".into()),
+        ])
+        .await;
+    let _consumer = env.spawn_consumer("c1").await;
+    let marks_before = env.high_watermarks();
+
+    let started = Instant::now();
+    let base = api.url("");
+    let results: Vec<(Case, u16, String, bool)> = futures::stream::iter(cases)
+        .map(|case| {
+            let base = base.clone();
+            async move {
+                let headers: Vec<(&str, &str)> = case
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let reply = http(
+                    &case.method,
+                    &format!("{base}{}", case.path),
+                    &headers,
+                    case.body.clone(),
+                )
+                .await;
+                let json_error = reply.status < 400
+                    || case.method == "HEAD"
+                    || serde_json::from_slice::<Value>(&reply.body)
+                        .is_ok_and(|b| b["error"].is_string());
+                let text: String = reply.text().chars().take(300).collect();
+                (case, reply.status, text, json_error)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+
+    let mut by_kind: BTreeMap<&str, BTreeMap<u16, usize>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for (case, status, text, json_error) in &results {
+        *by_kind
+            .entry(case.kind)
+            .or_default()
+            .entry(*status)
+            .or_default() += 1;
+        let bad = if *status == 0 {
+            Some("no HTTP answer")
+        } else if *status >= 500 {
+            Some("5xx")
+        } else if case.is_publish() && *status < 300 {
+            Some("an invalid publish was accepted")
+        } else if !json_error {
+            Some("error body is not JSON with an error message")
+        } else {
+            None
+        };
+        if let Some(why) = bad {
+            let body = case
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned());
+            failures.push(format!(
+                "{why}: {} {} {:?} body {body:?} -> {status} {text}",
+                case.method, case.path, case.headers
+            ));
+        }
+    }
+    println!(
+        "api_fuzz: {} requests in {elapsed:?}; statuses by kind: {by_kind:?}",
+        results.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "seed {seed}: {} bad answers, first ones:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
+    assert!(results.len() >= 1000);
+
+    // The generator covers every refusal the API has (a degenerate generator fails here).
+    let seen: BTreeMap<u16, usize> =
+        by_kind
+            .values()
+            .flatten()
+            .fold(BTreeMap::new(), |mut acc, (s, n)| {
+                *acc.entry(*s).or_default() += n;
+                acc
+            });
+    for status in [200, 400, 404, 405, 413, 415, 422] {
+        assert!(
+            seen.get(&status).is_some_and(|n| *n >= 5),
+            "seed {seed}: status {status} seen {:?} times",
+            seen.get(&status)
+        );
+    }
+
+    assert!(
+        api.is_running(),
+        "logagg-api died during the run (log: {})",
+        api.log.display()
+    );
+    assert_eq!(api.get("/health").await.0, 200);
+    assert_eq!(
+        env.high_watermarks(),
+        marks_before,
+        "seed {seed}: a rejected request produced records"
+    );
+
+    // A valid event after the run goes through, and is the only thing ever stored.
+    assert_eq!(
+        publish(&api, &event_json("sentinel", "after-fuzz"))
+            .await
+            .status,
+        200
+    );
+    wait_for(Duration::from_secs(60), "the sentinel stored", || async {
+        (api.get("/events/sentinel/after-fuzz").await.0 == 200).then_some(())
+    })
+    .await;
+    assert_eq!(
+        env.rows().await,
+        1,
+        "seed {seed}: only the sentinel is stored"
+    );
+    assert_eq!(
+        env.counts().await.received,
+        1,
+        "seed {seed}: only the sentinel was ever consumed"
+    );
+}
