@@ -56,6 +56,18 @@ where
     }
 }
 
+/// The caller's `x-request-id` when usable (visible ASCII, 1..=200 bytes), else a new UUIDv7.
+fn request_id(headers: &warp::http::HeaderMap) -> HeaderValue {
+    headers
+        .get("x-request-id")
+        .filter(|id| !id.is_empty() && id.len() <= 200 && id.to_str().is_ok())
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
+                .expect("a UUID is a valid header value")
+        })
+}
+
 /// The raw query string, empty when the URL has none (never rejects).
 fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
@@ -133,19 +145,17 @@ pub fn routes(
         .recover(errors::recover)
         .unify();
 
+    // The request id is settled (and put on the request's span) before any handler runs, so
+    // every log line of the request carries it.
     warp::header::headers_cloned()
+        .map(|headers: warp::http::HeaderMap| {
+            let id = request_id(&headers);
+            tracing::Span::current().record("request_id", id.to_str().unwrap_or_default());
+            id
+        })
         .and(api)
-        .map(|headers: warp::http::HeaderMap, mut response: Response| {
-            let id = headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|id| !id.is_empty() && id.len() <= 200)
-                .map(str::to_owned)
-                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-            tracing::Span::current().record("request_id", id.as_str());
-            if let Ok(value) = HeaderValue::from_str(&id) {
-                response.headers_mut().insert("x-request-id", value);
-            }
+        .map(|id: HeaderValue, mut response: Response| {
+            response.headers_mut().insert("x-request-id", id);
             response
         })
         .with(warp::log::custom(move |info| {
