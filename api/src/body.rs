@@ -2,6 +2,8 @@
 //! keep-alive connection (the client's next request on it fails), so every answer either reads
 //! the body to its end or tells the client `Connection: close`.
 
+use std::pin::Pin;
+
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use warp::http::{header, HeaderValue};
@@ -18,12 +20,11 @@ pub enum BodyError {
 
 /// Collects the body, stopping as soon as it grows past `limit` (a chunked body has no
 /// Content-Length to check up front).
-pub async fn read_limited<S, B>(body: S, limit: u64) -> Result<Bytes, BodyError>
+pub async fn read_limited<S, B>(mut body: Pin<&mut S>, limit: u64) -> Result<Bytes, BodyError>
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
     B: Buf,
 {
-    let mut body = std::pin::pin!(body);
     let mut collected = BytesMut::new();
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
@@ -40,13 +41,13 @@ where
     Ok(collected.freeze())
 }
 
-/// Reads and discards the body, up to `limit` bytes; true when it was read to its end.
-pub async fn drain<S, B>(body: S, limit: u64) -> bool
+/// Reads and discards (the rest of) the body, up to `limit` more bytes; true when it was read
+/// to its end.
+pub async fn drain<S, B>(mut body: Pin<&mut S>, limit: u64) -> bool
 where
-    S: Stream<Item = Result<B, warp::Error>>,
+    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
     B: Buf,
 {
-    let mut body = std::pin::pin!(body);
     let mut seen = 0u64;
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { return false };

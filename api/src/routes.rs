@@ -43,7 +43,7 @@ where
     S: futures::Stream<Item = Result<B, warp::Error>>,
     B: bytes::Buf,
 {
-    let complete = body::drain(body, limit).await;
+    let complete = body::drain(std::pin::pin!(body), limit).await;
     let error = match allowed_methods(path.as_str()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },
         None => ApiError::NotFound("no such route; see /openapi.json".into()),

@@ -280,10 +280,24 @@ async fn oversized_body_is_413() {
     big["payload"] = json!({"blob": "x".repeat(4096)});
     let body = serde_json::to_vec(&big).unwrap();
 
-    assert_error(
-        &post_raw(&api, Some("application/json"), &body).await,
-        413,
-        "declared length",
+    let reply = post_raw(&api, Some("application/json"), &body).await;
+    assert_error(&reply, 413, "declared length");
+    // Far over the limit: answered without reading the body, so the connection is closed.
+    assert_eq!(reply.header("connection").as_deref(), Some("close"));
+    // Somewhat over the limit: read to its end, so the connection stays usable.
+    let mut slightly = event_json("big", "e-2");
+    slightly["payload"] = json!({"blob": "x".repeat(2500)});
+    let reply = post_raw(
+        &api,
+        Some("application/json"),
+        &serde_json::to_vec(&slightly).unwrap(),
+    )
+    .await;
+    assert_error(&reply, 413, "declared length, slightly over");
+    assert_eq!(
+        reply.header("connection"),
+        None,
+        "keep-alive after a drained 413"
     );
     let (status, text) = post_chunked(&api, &body).await;
     assert_eq!(status, 413, "chunked body over the limit: {text}");

@@ -346,7 +346,8 @@ fn generate(rng: &mut StdRng) -> Case {
         // Bodies over the size limit.
         67..=70 => {
             let mut event = event_json("fuzz", "big-1");
-            event["payload"] = json!({"blob": "y".repeat(MAX_BODY + rng.random_range(1..50_000))});
+            event["payload"] =
+                json!({"blob": "y".repeat(MAX_BODY + rng.random_range(1..2 * MAX_BODY + 50_000))});
             Case::publish("oversized", Some("application/json"), to_bytes(&event))
         }
         // Wrong methods on known paths.

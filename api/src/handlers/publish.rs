@@ -34,12 +34,22 @@ where
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut stream = std::pin::pin!(body);
     let body = match declared {
-        // Known too large: do not read megabytes only to refuse them.
         Some(length) if length > limit => Err(BodyError::TooLarge),
-        _ => body::read_limited(body, limit).await,
+        _ => body::read_limited(stream.as_mut(), limit).await,
     };
-    let complete = body.is_ok();
+    // A refused body that is not much larger than the limit is read to its end, so the client
+    // gets the 413 on a connection that stays open; a bigger one is not read at all (closing a
+    // socket with unread data may reset it before the client has read the answer).
+    let complete = match (&body, declared) {
+        (Ok(_), _) => true,
+        (Err(BodyError::TooLarge), Some(length)) if length > limit.saturating_mul(2) => false,
+        (Err(BodyError::TooLarge), _) => {
+            body::drain(stream.as_mut(), limit.saturating_mul(2)).await
+        }
+        (Err(BodyError::Read(_)), _) => false,
+    };
     let response = handle(&state, &headers, body)
         .await
         .unwrap_or_else(Reply::into_response);
