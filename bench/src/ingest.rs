@@ -1,0 +1,170 @@
+//! (3) and (7): the real `logagg-consumer` process(es) ingesting a pre-filled topic into a
+//! fresh database, every guarantee on (default configuration). The rate is measured from the
+//! first committed batch to the last, from the progress rows in PostgreSQL; the golden counts
+//! are checked exactly afterwards. (8) comes from the consumer's own /metrics.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::dataset::Dataset;
+use crate::env::{Counters, Scope, Service};
+use crate::procfs::{CpuUse, CpuWatch};
+use crate::stages::StageSplit;
+
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub consumers: usize,
+    pub records: usize,
+    /// From the first committed batch to the last.
+    pub steady: Duration,
+    pub records_steady: usize,
+    /// From spawning the process(es) to the last commit (includes start-up and group join).
+    pub wall: Duration,
+    pub counters: Counters,
+    pub rows: i64,
+    /// Golden-count mismatches (empty when exact).
+    pub golden_errors: Vec<String>,
+    pub peak_rss: Vec<u64>,
+    pub stages: Vec<StageSplit>,
+    pub cpu: CpuUse,
+    pub partition_records: Vec<i64>,
+    /// Whether the steady window had every consumer committing (see [`run`]).
+    pub all_consumers_active: bool,
+}
+
+impl Ingest {
+    pub fn rate(&self) -> f64 {
+        if self.records_steady > 0 && self.steady > Duration::ZERO {
+            self.records_steady as f64 / self.steady.as_secs_f64()
+        } else {
+            self.wall_rate()
+        }
+    }
+
+    pub fn wall_rate(&self) -> f64 {
+        self.records as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs `consumers` consumer processes on `scope` (its topic already holds `data`).
+pub async fn run(
+    scope: &Scope,
+    data: &Dataset,
+    consumers: usize,
+    timeout: Duration,
+) -> anyhow::Result<Ingest> {
+    let expected = data.len() as i64;
+    let partition_records = {
+        let kafka = scope.kafka();
+        tokio::task::spawn_blocking(move || crate::kafka_ceiling::partition_counts(&kafka))
+            .await??
+    };
+    let spawned = Instant::now();
+    let mut services: Vec<Service> = (0..consumers)
+        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1)))
+        .collect::<anyhow::Result<_>>()?;
+    let watch = CpuWatch::new(
+        services
+            .iter()
+            .map(|s| (s.pid(), "consumer".to_owned()))
+            .collect(),
+    );
+    let before = watch.snapshot();
+    // The steady window opens at the first poll after which every consumer committed a
+    // batch (with 2, the second one's group join takes a rebalance); `first_any` is the
+    // fallback when one never got a batch before the topic was drained.
+    let mut first: Option<(Instant, i64)> = None;
+    let mut first_any: Option<(Instant, i64)> = None;
+    let deadline = spawned + timeout;
+    let (done_at, counters) = loop {
+        let counters = scope.counters().await?;
+        let now = Instant::now();
+        if counters.received > 0 && first_any.is_none() {
+            first_any = Some((now, counters.received));
+        }
+        if counters.received > 0 && first.is_none() && all_active(&services).await {
+            first = Some((now, counters.received));
+        }
+        if counters.received >= expected {
+            break (now, counters);
+        }
+        if now > deadline {
+            bail!(
+                "ingest with {consumers} consumer(s): {} of {expected} records after {timeout:?} (logs: {})",
+                counters.received,
+                services[0].log.display()
+            );
+        }
+        for service in &mut services {
+            if let Some(status) = service.child.try_wait()? {
+                bail!(
+                    "{} exited early ({status}; log: {})",
+                    service.name,
+                    service.log.display()
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let cpu = watch.between(&before, &watch.snapshot());
+    let mut stages = Vec::new();
+    let mut peak_rss = Vec::new();
+    for service in &services {
+        stages.push(StageSplit::parse(&service.get_text("/metrics").await?));
+        peak_rss.push(service.peak_rss());
+    }
+    for service in services {
+        service.stop().await?;
+    }
+    let rows = scope.rows().await?;
+    let all_consumers_active = first.is_some();
+    let (first_at, first_received) = first.or(first_any).unwrap_or((done_at, expected));
+    let golden_errors = golden(&counters, rows, data);
+    Ok(Ingest {
+        consumers,
+        records: data.len(),
+        steady: done_at - first_at,
+        records_steady: (expected - first_received) as usize,
+        wall: done_at - spawned,
+        counters,
+        rows,
+        golden_errors,
+        peak_rss,
+        stages,
+        cpu,
+        partition_records,
+        all_consumers_active,
+    })
+}
+
+/// Whether every consumer has committed at least one batch (always true for one consumer:
+/// the caller saw progress).
+async fn all_active(services: &[Service]) -> bool {
+    if services.len() < 2 {
+        return true;
+    }
+    for service in services {
+        match service.get_text("/metrics").await {
+            Ok(text) if StageSplit::parse(&text).batch_count() > 0 => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Every figure that differs from the ground truth of `data`.
+pub fn golden(c: &Counters, rows: i64, data: &Dataset) -> Vec<String> {
+    let mut off = Vec::new();
+    let mut check = |name: &str, got: i64, want: usize| {
+        if got != want as i64 {
+            off.push(format!("{name} = {got}, expected {want}"));
+        }
+    };
+    check("received", c.received, data.len());
+    check("unique_processed", c.unique_processed, data.distinct());
+    check("duplicate_dropped", c.duplicate_dropped, data.duplicates());
+    check("invalid", c.invalid, 0);
+    check("rows in events", rows, data.distinct());
+    off
+}

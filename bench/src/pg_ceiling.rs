@@ -1,0 +1,286 @@
+//! (1) The PostgreSQL ceiling: the dataset's sends bulk-inserted into the real `events` table
+//! from a staging table with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`; plus two
+//! client-side diagnostics that isolate the consumer's insert statement from everything else
+//! it does (Kafka, decoding, locks, counters): the same sends in 5,000-send transactions, once
+//! with the consumer's own `insert_new` (diesel multi-row VALUES) and once with `unnest` arrays.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use logagg_core::db::events::{insert_new, NewEvent};
+
+use crate::dataset::Dataset;
+use crate::env::{Scope, Settings};
+
+/// Rows per staging-load statement (arrays, so no bind-parameter limit applies).
+const STAGING_CHUNK: usize = 50_000;
+
+#[derive(Debug, Clone)]
+pub struct PgCeiling {
+    pub sends: usize,
+    pub inserted: usize,
+    pub elapsed: Duration,
+    pub staging_load: Duration,
+    /// Client-side insert diagnostics (sends/s), when run.
+    pub diesel_values: Option<ClientInsert>,
+    pub unnest: Option<ClientInsert>,
+    pub cpu: crate::procfs::CpuUse,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientInsert {
+    pub sends: usize,
+    pub batch: usize,
+    pub inserted: usize,
+    pub elapsed: Duration,
+}
+
+impl ClientInsert {
+    pub fn rate(&self) -> f64 {
+        self.sends as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl PgCeiling {
+    pub fn rate(&self) -> f64 {
+        self.sends as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn rows_of(data: &Dataset) -> Vec<NewEvent> {
+    (0..data.len())
+        .map(|k| {
+            let event = data.plan.send(k);
+            NewEvent {
+                topic: event.topic.clone(),
+                event_id: event.event_id.clone(),
+                source: event.source.clone(),
+                event_timestamp: event.timestamp_utc(),
+                payload: serde_json::Value::Object(event.payload),
+                kafka_partition: 0,
+                kafka_offset: k as i64,
+            }
+        })
+        .collect()
+}
+
+const COLUMNS: &str =
+    "topic, event_id, source, event_timestamp, payload, kafka_partition, kafka_offset";
+
+async fn load_staging(conn: &mut AsyncPgConnection, rows: &[NewEvent]) -> anyhow::Result<()> {
+    diesel::sql_query(
+        "CREATE UNLOGGED TABLE bench_staging (seq bigint NOT NULL, topic text NOT NULL,
+            event_id text NOT NULL, source text NOT NULL, event_timestamp timestamptz NOT NULL,
+            payload jsonb NOT NULL, kafka_partition integer NOT NULL, kafka_offset bigint NOT NULL)",
+    )
+    .execute(conn)
+    .await?;
+    for (c, chunk) in rows.chunks(STAGING_CHUNK).enumerate() {
+        let base = (c * STAGING_CHUNK) as i64;
+        diesel::sql_query(format!(
+            "INSERT INTO bench_staging (seq, {COLUMNS})
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
+                                  $5::timestamptz[], $6::jsonb[], $7::integer[], $8::bigint[])"
+        ))
+        .bind::<Array<BigInt>, _>(
+            (0..chunk.len() as i64)
+                .map(|i| base + i)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            chunk
+                .iter()
+                .map(|r| r.event_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(
+            chunk
+                .iter()
+                .map(|r| r.event_timestamp)
+                .collect::<Vec<DateTime<Utc>>>(),
+        )
+        .bind::<Array<Jsonb>, _>(chunk.iter().map(|r| &r.payload).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(chunk.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(chunk.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
+        .execute(conn)
+        .await
+        .context("loading the staging table")?;
+    }
+    diesel::sql_query("ANALYZE bench_staging")
+        .execute(conn)
+        .await?;
+    // Read it once so the timed statement finds it cached, as a consumer finds its batch in memory.
+    diesel::sql_query("SELECT count(*) FROM bench_staging")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Empties `events` between runs (new files for the table and its indexes: a fresh table).
+async fn reset_events(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    diesel::sql_query("TRUNCATE events RESTART IDENTITY")
+        .execute(conn)
+        .await?;
+    diesel::sql_query("VACUUM ANALYZE events")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs (1), and with `diagnostics` the two client-side variants, in a fresh database.
+pub async fn run(
+    settings: &Settings,
+    data: &Dataset,
+    batch: usize,
+    diagnostics: bool,
+) -> anyhow::Result<PgCeiling> {
+    let scope = Scope::new(settings, "pg").await?;
+    let mut conn = AsyncPgConnection::establish(&scope.database_url).await?;
+    let rows = rows_of(data);
+    let started = Instant::now();
+    load_staging(&mut conn, &rows).await?;
+    let staging_load = started.elapsed();
+    diesel::sql_query("VACUUM ANALYZE events")
+        .execute(&mut conn)
+        .await?;
+
+    let watch = crate::procfs::CpuWatch::new(Vec::new());
+    let before = watch.snapshot();
+    let started = Instant::now();
+    let inserted = diesel::sql_query(format!(
+        "INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM bench_staging ORDER BY seq
+         ON CONFLICT (topic, event_id) DO NOTHING"
+    ))
+    .execute(&mut conn)
+    .await
+    .context("the ceiling's INSERT ... SELECT")?;
+    let elapsed = started.elapsed();
+    let cpu = watch.between(&before, &watch.snapshot());
+    ensure!(
+        inserted == data.distinct(),
+        "PostgreSQL ceiling inserted {inserted} rows, expected {} distinct events",
+        data.distinct()
+    );
+
+    let (mut diesel_values, mut unnest) = (None, None);
+    if diagnostics {
+        reset_events(&mut conn).await?;
+        diesel_values = Some(
+            client_insert(
+                &mut conn,
+                &rows,
+                batch,
+                data.distinct(),
+                Statement::DieselValues,
+            )
+            .await?,
+        );
+        reset_events(&mut conn).await?;
+        unnest =
+            Some(client_insert(&mut conn, &rows, batch, data.distinct(), Statement::Unnest).await?);
+    }
+    drop(conn);
+    scope.cleanup().await?;
+    Ok(PgCeiling {
+        sends: data.len(),
+        inserted,
+        elapsed,
+        staging_load,
+        diesel_values,
+        unnest,
+        cpu,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Statement {
+    DieselValues,
+    Unnest,
+}
+
+/// The sends in transactions of `batch`, first occurrence per key within a batch (as the
+/// consumer's `prepare` does), with `RETURNING` of the inserted keys (as the consumer needs).
+async fn client_insert(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewEvent],
+    batch: usize,
+    distinct: usize,
+    statement: Statement,
+) -> anyhow::Result<ClientInsert> {
+    // Built before the clock starts: the consumer has its rows in memory too.
+    let batches: Vec<Vec<NewEvent>> = rows
+        .chunks(batch.max(1))
+        .map(|chunk| {
+            let mut seen = HashSet::with_capacity(chunk.len());
+            chunk
+                .iter()
+                .filter(|r| seen.insert((r.topic.as_str(), r.event_id.as_str())))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut inserted = 0;
+    for unique in &batches {
+        let keys = conn
+            .transaction::<_, anyhow::Error, _>(async |conn| match statement {
+                Statement::DieselValues => Ok(insert_new(conn, unique).await?),
+                Statement::Unnest => Ok(insert_unnest(conn, unique).await?),
+            })
+            .await?;
+        inserted += keys.len();
+    }
+    let elapsed = started.elapsed();
+    ensure!(
+        inserted == distinct,
+        "client-side insert stored {inserted} rows, expected {distinct}"
+    );
+    Ok(ClientInsert {
+        sends: rows.len(),
+        batch,
+        inserted,
+        elapsed,
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct Key {
+    #[diesel(sql_type = Text)]
+    topic: String,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+}
+
+/// The suggested replacement of `insert_new`: one statement per batch, eight array binds
+/// instead of eight binds per row.
+async fn insert_unnest(
+    conn: &mut AsyncPgConnection,
+    rows: &[NewEvent],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let keys: Vec<Key> = diesel::sql_query(format!(
+        "INSERT INTO events ({COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[],
+                              $6::integer[], $7::bigint[])
+         ON CONFLICT (topic, event_id) DO NOTHING RETURNING topic, event_id"
+    ))
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(
+        rows.iter()
+            .map(|r| r.event_timestamp)
+            .collect::<Vec<DateTime<Utc>>>(),
+    )
+    .bind::<Array<Jsonb>, _>(rows.iter().map(|r| &r.payload).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
+    .load(conn)
+    .await?;
+    Ok(keys.into_iter().map(|k| (k.topic, k.event_id)).collect())
+}
