@@ -2,7 +2,7 @@
 //! for the broker's acks.
 //!
 //! Once the route matched (path and method) this handler answers every request itself: a
-//! rejection here would fall through to the 405 fallback of the router.
+//! rejection here would fall through to the 404/405 fallback of the router.
 
 use bytes::{Buf, Bytes};
 use futures::Stream;
@@ -39,9 +39,10 @@ where
         Some(length) if length > limit => Err(BodyError::TooLarge),
         _ => body::read_limited(stream.as_mut(), limit).await,
     };
-    // A refused body that is not much larger than the limit is read to its end, so the client
-    // gets the 413 on a connection that stays open; a bigger one is not read at all (closing a
-    // socket with unread data may reset it before the client has read the answer).
+    // A refused body up to twice the limit is read to its end, so the client gets the 413 on a
+    // connection that stays open. A bigger one is answered unread with `Connection: close`
+    // (a client still sending may then see a reset instead of the 413: the price of not
+    // reading megabytes only to refuse them).
     let complete = match (&body, declared) {
         (Ok(_), _) => true,
         (Err(BodyError::TooLarge), Some(length)) if length > limit.saturating_mul(2) => false,
