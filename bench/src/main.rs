@@ -78,6 +78,9 @@ struct Cli {
     /// Keep the bench databases and topics afterwards.
     #[arg(long)]
     keep: bool,
+    /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest2, http, fresh).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn say(message: impl AsRef<str>) {
@@ -94,6 +97,10 @@ async fn main() -> anyhow::Result<()> {
     if cli.smoke && cli.write.is_some() {
         anyhow::bail!("--smoke never writes the report (it would replace a real run)");
     }
+    let bin_dir = match cli.bin_dir {
+        Some(dir) => dir,
+        None => env::default_bin_dir()?,
+    };
     let scale = Scale {
         smoke: cli.smoke,
         events: cli
@@ -117,11 +124,12 @@ async fn main() -> anyhow::Result<()> {
         payload_bytes: 200,
         partitions: cli.partitions,
         consumer_batch: logagg_core::config::ConsumerConfig::from_env()?.batch_records,
+        profile: bin_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
-    let bin_dir = match cli.bin_dir {
-        Some(dir) => dir,
-        None => env::default_bin_dir()?,
-    };
+
     let run_id = format!(
         "{}{}",
         chrono::Utc::now().format("%m%d%H%M%S"),
@@ -169,53 +177,54 @@ async fn main() -> anyhow::Result<()> {
     );
     results.mean_event_bytes = data.mean_value_bytes();
 
-    say("(1) PostgreSQL ceiling");
-    match pg_ceiling::run(&settings, &data, scale.consumer_batch, !cli.no_diagnostics).await {
-        Ok(pg) => {
-            say(format!("    {:.0} rows/s", pg.rate()));
-            results.pg = Some(pg);
+    let only = |phase: &str| cli.only.is_empty() || cli.only.iter().any(|o| o == phase);
+
+    if only("pg") {
+        say("(1) PostgreSQL ceiling");
+        let diagnostics = !cli.no_diagnostics;
+        let rounds = if scale.smoke { 1 } else { 2 };
+        let (outcome, disturbed) = measure("(1) PostgreSQL ceiling", |attempt| {
+            pg_ceiling::run(
+                &settings,
+                &data,
+                scale.consumer_batch,
+                diagnostics,
+                rounds,
+                label("pg", attempt),
+            )
+        })
+        .await;
+        results.note_disturbed("(1)", disturbed);
+        match outcome {
+            Ok(pg) => {
+                say(format!("    {:.0} rows/s", pg.rate()));
+                results.pg = Some(pg);
+            }
+            Err(e) => results.fail("(1) PostgreSQL ceiling", e),
         }
-        Err(e) => results.fail("(1) PostgreSQL ceiling", e),
     }
 
     for consumers in [1usize, 2] {
-        let label = format!("ingest{consumers}");
-        say(format!(
-            "(2) Kafka ceiling: raw produce and consume, topic {label}"
-        ));
-        let scope = match Scope::new(&settings, &label).await {
-            Ok(scope) => scope,
-            Err(e) => {
-                results.fail(&format!("({label}) setup"), e);
-                continue;
-            }
-        };
-        let kafka = scope.kafka();
-        match kafka_round(&kafka, &data).await {
-            Ok((produced, consumed)) => {
-                say(format!(
-                    "    produce {:.0} records/s, consume {:.0} records/s",
-                    produced.rate(),
-                    consumed.rate()
-                ));
-                results.produce.push(produced);
-                results.consume.push(consumed);
-            }
-            Err(e) => {
-                results.fail("(2) Kafka ceiling", e);
-                let _ = scope.cleanup().await;
-                continue;
-            }
+        let phase = format!("ingest{consumers}");
+        if !only(&phase) && !only("ingest") {
+            continue;
         }
+        let id = if consumers == 1 { "(2)+(3)" } else { "(2)+(7)" };
         say(format!(
-            "({}) ingest with {consumers} consumer process(es)",
-            if consumers == 1 { 3 } else { 7 }
+            "{id} raw produce and consume, then ingest with {consumers} consumer process(es)"
         ));
         let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
-        match ingest::run(&scope, &data, consumers, timeout).await {
-            Ok(run) => {
+        let (outcome, disturbed) = measure(id, |attempt| {
+            ingest_round(&settings, &data, consumers, label(&phase, attempt), timeout)
+        })
+        .await;
+        results.note_disturbed(id, disturbed);
+        match outcome {
+            Ok((produced, consumed, run)) => {
                 say(format!(
-                    "    {:.0} events/s (golden counts {})",
+                    "    produce {:.0} records/s, consume {:.0} records/s; ingest {:.0} events/s (golden counts {})",
+                    produced.rate(),
+                    consumed.rate(),
                     run.rate(),
                     if run.golden_errors.is_empty() {
                         "exact".to_owned()
@@ -223,51 +232,69 @@ async fn main() -> anyhow::Result<()> {
                         run.golden_errors.join("; ")
                     }
                 ));
+                results.produce.push(produced);
+                results.consume.push(consumed);
                 results.ingest.push(run);
             }
-            Err(e) => results.fail(&format!("ingest with {consumers} consumer(s)"), e),
-        }
-        if let Err(e) = scope.cleanup().await {
-            results.fail("cleanup", e);
+            Err(e) => results.fail(id, e),
         }
     }
 
-    say("(4) HTTP publish through logagg-api");
-    if let Err(e) = http_round(&settings, &data, &scale, &mut results).await {
-        results.fail("(4) HTTP publish", e);
+    if only("http") {
+        say("(4) HTTP publish through logagg-api");
+        let (outcome, disturbed) = measure("(4) HTTP publish", |attempt| {
+            http_round(&settings, &data, &scale, label("http", attempt))
+        })
+        .await;
+        results.note_disturbed("(4)", disturbed);
+        match outcome {
+            Ok(round) => {
+                results.batch = Some(round.batch);
+                results.single = Some(round.single);
+                results.api_rss = Some(round.api_rss);
+                results.http_in_topic = Some(round.in_topic);
+                results.cpu_batch = Some(round.cpu_batch);
+                results.cpu_single = Some(round.cpu_single);
+            }
+            Err(e) => results.fail("(4) HTTP publish", e),
+        }
     }
 
-    say(format!(
-        "(5) freshness at {:.0} events/s for {:.0} s",
-        scale.fresh_rate, scale.fresh_secs
-    ));
-    let fresh_events = (scale.fresh_rate * scale.fresh_secs).round().max(1.0) as usize;
-    let fresh_data = Dataset::generate(
-        fresh_events,
-        scale.duplicate_ratio,
-        scale.topics,
-        scale.payload_bytes,
-        cli.seed + 1,
-        "fresh",
-    );
-    match Scope::new(&settings, "fresh").await {
-        Ok(scope) => {
-            match freshness::run(&scope, &fresh_data, scale.fresh_rate).await {
-                Ok(f) => {
-                    say(format!(
-                        "    ack -> visible p50 {:.1} ms, p99 {:.1} ms",
-                        f.visible.quantile_ms(0.5),
-                        f.visible.quantile_ms(0.99)
-                    ));
-                    results.fresh = Some(f);
-                }
-                Err(e) => results.fail("(5) freshness", e),
+    if only("fresh") {
+        say(format!(
+            "(5) freshness at {:.0} events/s for {:.0} s",
+            scale.fresh_rate, scale.fresh_secs
+        ));
+        let fresh_events = (scale.fresh_rate * scale.fresh_secs).round().max(1.0) as usize;
+        let fresh_data = Dataset::generate(
+            fresh_events,
+            scale.duplicate_ratio,
+            scale.topics,
+            scale.payload_bytes,
+            cli.seed + 1,
+            "fresh",
+        );
+        let (outcome, disturbed) = measure("(5) freshness", |attempt| {
+            fresh_round(
+                &settings,
+                &fresh_data,
+                scale.fresh_rate,
+                label("fresh", attempt),
+            )
+        })
+        .await;
+        results.note_disturbed("(5)", disturbed);
+        match outcome {
+            Ok(f) => {
+                say(format!(
+                    "    ack -> visible p50 {:.1} ms, p99 {:.1} ms",
+                    f.visible.quantile_ms(0.5),
+                    f.visible.quantile_ms(0.99)
+                ));
+                results.fresh = Some(f);
             }
-            if let Err(e) = scope.cleanup().await {
-                results.fail("cleanup", e);
-            }
+            Err(e) => results.fail("(5) freshness", e),
         }
-        Err(e) => results.fail("(5) setup", e),
     }
 
     results.elapsed = started.elapsed();
@@ -294,15 +321,105 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Raw produce into the scope's topic, then raw consume of it.
-async fn kafka_round(
-    kafka: &logagg_core::config::KafkaConfig,
+/// A scope label, suffixed on a repeated attempt (databases and topics must be new).
+fn label(phase: &str, attempt: u32) -> String {
+    if attempt == 0 {
+        phase.to_owned()
+    } else {
+        format!("{phase}_r{attempt}")
+    }
+}
+
+/// Runs a measurement; when Kafka or PostgreSQL restarted while it ran (other engineers' tests
+/// stop and start the shared local services), waits for them and measures once more. Returns
+/// the outcome and whether it was still disturbed.
+async fn measure<T, F, Fut>(what: &str, mut run: F) -> (anyhow::Result<T>, bool)
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        if let Err(e) = wait_services().await {
+            return (Err(e), false);
+        }
+        let before = procfs::service_pids();
+        let outcome = run(attempt).await;
+        let disturbed = procfs::service_pids() != before;
+        if !disturbed || attempt >= 1 {
+            return (outcome, disturbed);
+        }
+        say(format!(
+            "{what}: Kafka or PostgreSQL was restarted while it ran (someone else's test?); measuring again"
+        ));
+        attempt += 1;
+    }
+}
+
+/// Waits (up to 3 minutes) until PostgreSQL and Kafka both answer.
+async fn wait_services() -> anyhow::Result<()> {
+    let brokers = std::env::var("LOGAGG_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://logagg:logagg@127.0.0.1:5432/logagg".into());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let pg = AsyncPgConnection::establish(&url).await.is_ok();
+        let kafka = tokio::task::block_in_place(|| {
+            rdkafka::ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .create::<rdkafka::consumer::BaseConsumer>()
+                .ok()
+                .map(|c| {
+                    rdkafka::consumer::Consumer::fetch_metadata(&c, None, Duration::from_secs(3))
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        });
+        if pg && kafka {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("PostgreSQL ({pg}) or Kafka ({kafka}) not answering for 3 minutes");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// (2) and (3)/(7) on one fresh topic: raw produce (which pre-fills it), raw consume, then
+/// ingest by `consumers` consumer processes into a fresh database.
+async fn ingest_round(
+    settings: &Settings,
     data: &Dataset,
-) -> anyhow::Result<(kafka_ceiling::Throughput, kafka_ceiling::Throughput)> {
-    // The dataset is borrowed by a blocking thread: scoped, so no copy of 150 MB is needed.
-    let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(kafka, data))?;
-    let consumed = tokio::task::block_in_place(|| kafka_ceiling::consume(kafka, data.len()))?;
-    Ok((produced, consumed))
+    consumers: usize,
+    label: String,
+    timeout: Duration,
+) -> anyhow::Result<(
+    kafka_ceiling::Throughput,
+    kafka_ceiling::Throughput,
+    ingest::Ingest,
+)> {
+    let scope = Scope::new(settings, &label).await?;
+    let outcome = async {
+        let kafka = scope.kafka();
+        // Blocking rdkafka loops, borrowing the dataset in place (no copy of ~185 MB).
+        let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data))?;
+        let consumed = tokio::task::block_in_place(|| kafka_ceiling::consume(&kafka, data.len()))?;
+        let run = ingest::run(&scope, data, consumers, timeout).await?;
+        Ok((produced, consumed, run))
+    }
+    .await;
+    scope.cleanup().await?;
+    outcome
+}
+
+/// What (4) measured on one API process.
+struct HttpRound {
+    batch: http::Publish,
+    single: http::Publish,
+    api_rss: u64,
+    in_topic: (i64, i64),
+    cpu_batch: procfs::CpuUse,
+    cpu_single: procfs::CpuUse,
 }
 
 /// (4): batches of 500, then single events at 64 connections, on one API process; its peak RSS.
@@ -310,9 +427,9 @@ async fn http_round(
     settings: &Settings,
     data: &Dataset,
     scale: &Scale,
-    results: &mut Results,
-) -> anyhow::Result<()> {
-    let scope = Scope::new(settings, "http").await?;
+    label: String,
+) -> anyhow::Result<HttpRound> {
+    let scope = Scope::new(settings, &label).await?;
     let outcome = async {
         let api = scope.spawn_api().await?;
         let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
@@ -326,7 +443,6 @@ async fn http_round(
         )
         .await?;
         let middle = watch.snapshot();
-        results.cpu_batch = Some(watch.between(&before, &middle));
         say(format!(
             "    batches of {}: {:.0} events/s",
             scale.batch,
@@ -339,26 +455,44 @@ async fn http_round(
             scale.single_connections,
         )
         .await?;
-        results.cpu_single = Some(watch.between(&middle, &watch.snapshot()));
+        let end = watch.snapshot();
         say(format!(
             "    single events: {:.0} requests/s, ack p50 {:.1} ms, p99 {:.1} ms",
             single.requests_per_sec(),
             single.latencies.quantile_ms(0.5),
             single.latencies.quantile_ms(0.99)
         ));
-        results.api_rss = Some(api.peak_rss());
+        let api_rss = api.peak_rss();
         // No loss: the topic holds exactly what was acknowledged (no retries were made).
         let kafka = scope.kafka();
         let in_topic: i64 =
             tokio::task::block_in_place(|| kafka_ceiling::partition_counts(&kafka))?
                 .iter()
                 .sum();
-        results.http_in_topic = Some((in_topic, (batch.events + single.events) as i64));
-        results.batch = Some(batch);
-        results.single = Some(single);
-        api.stop().await
+        api.stop().await?;
+        Ok(HttpRound {
+            in_topic: (in_topic, (batch.events + single.events) as i64),
+            batch,
+            single,
+            api_rss,
+            cpu_batch: watch.between(&before, &middle),
+            cpu_single: watch.between(&middle, &end),
+        })
     }
     .await;
+    scope.cleanup().await?;
+    outcome
+}
+
+/// (5) in a fresh database and topic.
+async fn fresh_round(
+    settings: &Settings,
+    data: &Dataset,
+    rate: f64,
+    label: String,
+) -> anyhow::Result<freshness::Freshness> {
+    let scope = Scope::new(settings, &label).await?;
+    let outcome = freshness::run(&scope, data, rate).await;
     scope.cleanup().await?;
     outcome
 }

@@ -230,6 +230,33 @@ impl CpuWatch {
     }
 }
 
+/// Process ids of the PostgreSQL postmaster(s) and the Kafka JVM(s): a change between two calls
+/// means a service was restarted in between (the machine's services are shared).
+pub fn service_pids() -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for pid in pids() {
+        match comm(pid).as_deref() {
+            Some("postgres") => {
+                let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|s| {
+                        let rest = &s[s.rfind(')')? + 1..];
+                        rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                    });
+                if parent.and_then(comm).as_deref() != Some("postgres") {
+                    out.push(("postgres".to_owned(), pid));
+                }
+            }
+            Some("java") if cmdline(pid).contains("kafka.Kafka") => {
+                out.push(("kafka".to_owned(), pid))
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Cores and memory of the machine, for the report header.
 pub fn machine() -> (usize, u64) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -275,5 +302,6 @@ mod tests {
         assert!(process_ticks(pid).is_some());
         let (cores, memory) = machine();
         assert!(cores >= 1 && memory > 0);
+        assert_eq!(service_pids(), service_pids());
     }
 }

@@ -35,6 +35,8 @@ pub struct Scale {
     pub payload_bytes: usize,
     pub partitions: i32,
     pub consumer_batch: usize,
+    /// Build profile of the measured binaries ("release" or "debug").
+    pub profile: String,
 }
 
 /// Everything a run measured.
@@ -60,6 +62,8 @@ pub struct Results {
     pub cpu_single: Option<CpuUse>,
     pub fresh: Option<Freshness>,
     pub errors: Vec<String>,
+    /// Measurements during which Kafka or PostgreSQL restarted even on the second attempt.
+    pub disturbed: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -149,6 +153,7 @@ impl Results {
             cpu_single: None,
             fresh: None,
             errors: Vec::new(),
+            disturbed: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
@@ -157,6 +162,15 @@ impl Results {
         let message = format!("{what}: {error:#}");
         eprintln!("ERROR {message}");
         self.errors.push(message);
+    }
+
+    pub fn note_disturbed(&mut self, id: &str, disturbed: bool) {
+        if disturbed {
+            eprintln!(
+                "warning: {id} was disturbed by a Kafka or PostgreSQL restart on both attempts"
+            );
+            self.disturbed.push(id.to_owned());
+        }
     }
 
     pub fn finish(&mut self) {
@@ -313,7 +327,7 @@ impl Results {
         let one_rate = one.map(Ingest::rate);
         rows.push(row(
             "3",
-            "Consumer ingest: 1 release logagg-consumer, pre-filled topic → PostgreSQL, every guarantee on",
+            format!("Consumer ingest: 1 {} logagg-consumer, pre-filled topic → PostgreSQL, every guarantee on", s.profile),
             or_err(one_rate.map(|r| format!("{} ev/s", thousands(r)))),
             pg_rate.map_or(NONE.into(), |r| format!("(1) {} rows/s", thousands(r))),
             match (one_rate, pg_rate) { (Some(a), Some(b)) => pct(a, b), _ => NONE.into() },
@@ -323,8 +337,8 @@ impl Results {
         rows.push(row(
             "4a",
             format!(
-                "HTTP publish through release logagg-api, batches of {} ({} in flight)",
-                s.batch, s.batch_concurrency
+                "HTTP publish through {} logagg-api, batches of {} ({} in flight)",
+                s.profile, s.batch, s.batch_concurrency
             ),
             or_err(batch.map(|r| format!("{} ev/s", thousands(r)))),
             produce.map_or(NONE.into(), |r| format!("(2a) {} rec/s", thousands(r))),
@@ -512,6 +526,12 @@ impl Results {
     fn details(&self) -> Vec<String> {
         let mut out = Vec::new();
         let s = &self.scale;
+        if !self.disturbed.is_empty() {
+            out.push(format!(
+                "DISTURBED: Kafka or PostgreSQL was restarted (by another user of the machine) during {} on both attempts; those figures are not representative",
+                self.disturbed.join(", ")
+            ));
+        }
         out.push(format!(
             "dataset: {} events, {} distinct + {} duplicates ({:.0}%), {} topics on {} partitions, {}-byte payload filler, {:.0} bytes per event JSON on average",
             thousands(s.events as f64),
@@ -525,9 +545,11 @@ impl Results {
         ));
         if let Some(pg) = &self.pg {
             out.push(format!(
-                "(1) {} rows in {:.2} s, {} inserted (the distinct ones); staging load (not timed) {:.1} s",
+                "(1) {} rows in {:.2} s (best of {}: {} rows/s), {} inserted (the distinct ones); staging load (not timed) {:.1} s",
                 thousands(pg.sends as f64),
                 pg.elapsed.as_secs_f64(),
+                pg.samples.len(),
+                pg.samples.iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(", "),
                 thousands(pg.inserted as f64),
                 pg.staging_load.as_secs_f64()
             ));
