@@ -140,6 +140,23 @@ pub fn prepare(
     }
 }
 
+impl Tally {
+    /// Adds a later tally of the same batch's records (used when records are written one by
+    /// one to isolate a poison record).
+    pub fn merge(&mut self, other: Tally) {
+        for (partition, (counts, next)) in other.partitions {
+            let entry = self
+                .partitions
+                .entry(partition)
+                .or_insert((Counts::default(), next));
+            entry.0.add(&counts);
+            entry.1 = entry.1.max(next);
+        }
+        self.total.add(&other.total);
+        self.topic_deltas.extend(other.topic_deltas);
+    }
+}
+
 impl Prepared {
     /// Counts the batch given the keys the insert reported as new.
     pub fn tally(&self, inserted: &[(String, String)], group: &str, kafka_topic: &str) -> Tally {

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::RunQueryDsl;
 use logagg_core::db;
 use rdkafka::consumer::Consumer;
 use rdkafka::Offset;
@@ -54,7 +53,7 @@ pub fn serve(
 }
 
 async fn health(state: HealthState) -> warp::reply::WithStatus<warp::reply::Json> {
-    let database = check_database(&state.pool).await;
+    let database = crate::store::ping(&state.pool).await;
     let consumer = state.consumer.clone();
     let topic = state.topic.clone();
     let broker = tokio::task::spawn_blocking(move || {
@@ -86,20 +85,6 @@ fn status_of(result: &Result<(), String>) -> serde_json::Value {
         Ok(()) => json!("ok"),
         Err(error) => json!({"status": "down", "error": error}),
     }
-}
-
-async fn check_database(pool: &db::Pool) -> Result<(), String> {
-    let check = async {
-        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    tokio::time::timeout(CHECK_TIMEOUT, check)
-        .await
-        .unwrap_or_else(|_| Err("timed out".into()))
 }
 
 async fn metrics(state: HealthState) -> impl warp::Reply {

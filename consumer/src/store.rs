@@ -46,3 +46,64 @@ pub async fn write_batch(
         .await?;
     Ok(tally)
 }
+
+/// Whether PostgreSQL answers a trivial query within a couple of seconds.
+pub async fn ping(pool: &db::Pool) -> Result<(), String> {
+    use diesel_async::RunQueryDsl;
+    let check = async {
+        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), check)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+}
+
+/// Writes the records one transaction each, so a record PostgreSQL refuses although it passed
+/// validation (a poison record) is dead-lettered instead of failing its batch forever. Used
+/// only after the whole batch failed repeatedly while the database was reachable. Stops with
+/// the error as soon as the database itself looks down.
+pub async fn write_isolating_poison(
+    pool: &db::Pool,
+    group: &str,
+    kafka_topic: &str,
+    records: &[DecodedRecord],
+    metrics: &Metrics,
+) -> Result<Tally, DbError> {
+    let mut total = Tally::default();
+    for record in records {
+        let tally = match write_batch(
+            pool,
+            group,
+            kafka_topic,
+            std::slice::from_ref(record),
+            metrics,
+        )
+        .await
+        {
+            Ok(tally) => tally,
+            Err(error) => {
+                if ping(pool).await.is_err() {
+                    return Err(error);
+                }
+                tracing::error!(
+                    partition = record.raw.partition,
+                    offset = record.raw.offset,
+                    %error,
+                    "PostgreSQL refuses this record; dead-lettering it"
+                );
+                let poison = DecodedRecord {
+                    raw: record.raw.clone(),
+                    event: Err(format!("rejected by PostgreSQL: {error}")),
+                };
+                write_batch(pool, group, kafka_topic, &[poison], metrics).await?
+            }
+        };
+        total.merge(tally);
+    }
+    Ok(total)
+}

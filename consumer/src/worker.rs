@@ -23,6 +23,9 @@ use crate::store;
 
 /// Longest a single batch transaction may take before it is abandoned (rolled back) and retried.
 const BATCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Failed attempts of a whole batch, with the database answering, before its records are
+/// written one by one to find a poison record.
+const POISON_AFTER_ATTEMPTS: u32 = 2;
 /// First retry delay while PostgreSQL fails.
 const RETRY_BASE: Duration = Duration::from_millis(100);
 
@@ -207,6 +210,23 @@ pub async fn run(
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => format!("batch transaction exceeded {BATCH_TIMEOUT:?}"),
             };
+            // The batch keeps failing although PostgreSQL answers: some record in it is refused
+            // by the database. Write record by record so that one is dead-lettered.
+            if attempt >= POISON_AFTER_ATTEMPTS && store::ping(&pool).await.is_ok() {
+                tracing::warn!(%error, "batch keeps failing with the database up; isolating the record at fault");
+                match store::write_isolating_poison(
+                    &pool,
+                    &kafka.group,
+                    &kafka.topic,
+                    &decoded,
+                    &metrics,
+                )
+                .await
+                {
+                    Ok(tally) => break Some(tally),
+                    Err(error) => tracing::warn!(%error, "isolation interrupted"),
+                }
+            }
             if *stop_rx.borrow_and_update() {
                 tracing::warn!(%error, "shutting down with the batch uncommitted; it will be re-read");
                 break None;

@@ -120,6 +120,13 @@ impl Event {
         };
         let payload = match object.get("payload") {
             None | Some(Value::Null) => Some(Map::new()),
+            Some(Value::Object(map)) if contains_nul(&Value::Object(map.clone())) => {
+                errors.push(FieldError::new(
+                    "payload",
+                    "must not contain NUL (\\u0000) characters (PostgreSQL cannot store them)",
+                ));
+                None
+            }
             Some(Value::Object(map)) => Some(map.clone()),
             Some(other) => {
                 errors.push(FieldError::new(
@@ -200,7 +207,13 @@ fn required_string(
         }
         Some(Value::String(text)) => {
             let chars = text.chars().count();
-            if chars == 0 {
+            if text.contains('\0') {
+                errors.push(FieldError::new(
+                    field,
+                    "must not contain NUL (\\u0000) characters",
+                ));
+                None
+            } else if chars == 0 {
                 errors.push(FieldError::new(field, "must not be empty"));
                 None
             } else if chars > MAX_FIELD_CHARS {
@@ -220,6 +233,17 @@ fn required_string(
             ));
             None
         }
+    }
+}
+
+/// Whether any string or key inside `value` holds a NUL, which PostgreSQL's text and jsonb
+/// cannot store (an insert with one would fail the whole batch).
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
     }
 }
 
@@ -312,6 +336,19 @@ mod tests {
         );
         value["event_id"] = json!("x".repeat(MAX_FIELD_CHARS));
         assert!(Event::from_value(&value).is_ok());
+    }
+
+    #[test]
+    fn rejects_nul_anywhere_postgres_cannot_store_it() {
+        let mut value = valid();
+        value["source"] = json!("a\u{0}b");
+        assert_eq!(fields(&Event::from_value(&value).unwrap_err()), ["source"]);
+        let mut value = valid();
+        value["payload"] = json!({"deep": [{"k\u{0}": 1}]});
+        assert_eq!(fields(&Event::from_value(&value).unwrap_err()), ["payload"]);
+        let mut value = valid();
+        value["payload"] = json!({"deep": ["x\u{0}"]});
+        assert_eq!(fields(&Event::from_value(&value).unwrap_err()), ["payload"]);
     }
 
     #[test]

@@ -337,3 +337,41 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
     assert!(letters[3].error.contains("differs"), "{}", letters[3].error);
     assert_eq!(env.rows().await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_postgres_refuses_is_dead_lettered_not_retried_forever() {
+    let env = TestEnv::new("dbpoison", 1).await;
+    // A rule validation cannot know about (here a trigger) makes PostgreSQL refuse one event.
+    env.execute(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+           IF NEW.event_id = 'poison' THEN RAISE EXCEPTION 'refused by policy'; END IF; \
+           RETURN NEW; END $$ LANGUAGE plpgsql",
+    )
+    .await;
+    env.execute(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON events \
+         FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    )
+    .await;
+    let t = env.topic.as_str();
+    for id in ["ok-1", "poison", "ok-2", "ok-1"] {
+        produce_raw(t, Some(0), Some(b"a"), &bytes("a", id)).await;
+    }
+    let _consumer = env.spawn_consumer("c").await;
+    let counts = env
+        .wait_counts(TIMEOUT, "4 records past the poison one", |c| c.received == 4)
+        .await;
+    assert_eq!(
+        (counts.unique_processed, counts.duplicate_dropped, counts.invalid),
+        (2, 1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(env.rows().await, 2);
+    let mut conn = env.pool.get().await.unwrap();
+    let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group)
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].kafka_offset, 1);
+    assert!(letters[0].error.contains("refused by policy"), "{}", letters[0].error);
+}
