@@ -359,10 +359,16 @@ async fn a_record_postgres_refuses_is_dead_lettered_not_retried_forever() {
     }
     let _consumer = env.spawn_consumer("c").await;
     let counts = env
-        .wait_counts(TIMEOUT, "4 records past the poison one", |c| c.received == 4)
+        .wait_counts(TIMEOUT, "4 records past the poison one", |c| {
+            c.received == 4
+        })
         .await;
     assert_eq!(
-        (counts.unique_processed, counts.duplicate_dropped, counts.invalid),
+        (
+            counts.unique_processed,
+            counts.duplicate_dropped,
+            counts.invalid
+        ),
         (2, 1, 1),
         "{counts:?}"
     );
@@ -373,5 +379,9 @@ async fn a_record_postgres_refuses_is_dead_lettered_not_retried_forever() {
         .unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].kafka_offset, 1);
-    assert!(letters[0].error.contains("refused by policy"), "{}", letters[0].error);
+    assert!(
+        letters[0].error.contains("refused by policy"),
+        "{}",
+        letters[0].error
+    );
 }

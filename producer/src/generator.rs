@@ -155,7 +155,9 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&event.to_json_bytes()).unwrap();
         assert_eq!(Event::from_value(&value).unwrap(), event);
         assert_eq!(
-            uuid::Uuid::parse_str(&event.event_id).unwrap().get_version_num(),
+            uuid::Uuid::parse_str(&event.event_id)
+                .unwrap()
+                .get_version_num(),
             7
         );
     }
