@@ -5,8 +5,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Call once, first thing in `main`.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,librdkafka=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // warp's own trace filter reports every 5xx (503s included) as ERROR; our request log
+        // line already carries the status.
+        EnvFilter::new("info,rdkafka=warn,librdkafka=warn,warp::filters::trace=off")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
