@@ -43,6 +43,13 @@ impl ClientContext for GroupContext {}
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(revoked) = rebalance {
+            if consumer.assignment_lost() {
+                // Session lost (broker unreachable, or we stalled): the group already gave the
+                // partitions away, so a commit would be refused; and waiting on one here, with
+                // no coordinator, would block the poll loop.
+                tracing::warn!(partitions = ?partitions_of(revoked), "assignment lost");
+                return;
+            }
             let positions = self.positions.lock().expect("positions lock");
             let mut tpl = TopicPartitionList::new();
             for element in revoked.elements() {
@@ -55,8 +62,11 @@ impl ConsumerContext for GroupContext {
                 }
             }
             drop(positions);
+            // Asynchronous: the database is the authority, so a commit that lands late only
+            // makes the next owner re-read a few records (counted as replayed), while a
+            // synchronous one could stall the rebalance on a slow coordinator.
             if tpl.count() > 0 {
-                if let Err(error) = consumer.commit(&tpl, CommitMode::Sync) {
+                if let Err(error) = consumer.commit(&tpl, CommitMode::Async) {
                     tracing::warn!(%error, "commit on revoke failed; the next owner re-reads (counted as replayed)");
                 }
             }
