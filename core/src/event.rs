@@ -247,7 +247,8 @@ fn contains_nul(value: &Value) -> bool {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
+/// "a string", "an object"...: how error messages name a JSON value's type.
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

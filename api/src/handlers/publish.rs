@@ -182,7 +182,7 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
             return Err(unprocessable(
                 &format!(
                     "expected an event object, an array of events or {{\"events\": [...]}}, got {}",
-                    kind(&other)
+                    logagg_core::event::json_type(&other)
                 ),
                 vec![],
             ))
@@ -206,18 +206,7 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
     let mut events = Vec::with_capacity(items.len());
     let mut details = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        // PostgreSQL's text and jsonb cannot hold U+0000: such an event could never be stored.
-        let nul: Vec<ItemError> = ["event_id", "source", "payload"]
-            .into_iter()
-            .filter(|field| item.get(field).is_some_and(contains_nul))
-            .map(|field| ItemError {
-                index,
-                field: field.into(),
-                message: "must not contain the NUL character (\\u0000)".into(),
-            })
-            .collect();
         match Event::from_value(item) {
-            Ok(_) if !nul.is_empty() => details.extend(nul),
             Ok(event) => {
                 let size = event.to_json_bytes().len();
                 if size > MAX_EVENT_BYTES {
@@ -231,22 +220,11 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
                 }
                 events.push(event);
             }
-            Err(errors) => {
-                let nul: Vec<ItemError> = nul
-                    .into_iter()
-                    .filter(|n| errors.iter().all(|e| e.field != n.field))
-                    .collect();
-                details.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| ItemError {
-                            index,
-                            field: e.field,
-                            message: e.message,
-                        })
-                        .chain(nul),
-                );
-            }
+            Err(errors) => details.extend(errors.into_iter().map(|e| ItemError {
+                index,
+                field: e.field,
+                message: e.message,
+            })),
         }
     }
     if details.is_empty() {
@@ -268,27 +246,6 @@ fn unprocessable(message: &str, details: Vec<ItemError>) -> ApiError {
     ApiError::Unprocessable {
         message: message.to_owned(),
         details,
-    }
-}
-
-/// Whether a string anywhere in `value` (object keys included) holds U+0000.
-fn contains_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        _ => false,
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
