@@ -2,6 +2,8 @@
 //! Kafka topic and consumer group, and runs the real binaries (built by `cargo build --bins`,
 //! which `make test` does first) as child processes on free loopback ports.
 
+pub mod group;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use logagg_core::db::progress::Counts;
+use logagg_e2e::group::{parse_describe, GroupRow};
 use logagg_e2e::{brokers, event, root, wait_for, Service, TestEnv};
 use serde_json::{json, Value};
 
@@ -277,58 +278,6 @@ async fn run_recipe(name: &str, tool: &str, target: &Target<'_>) -> Ran {
 
 // ---------------------------------------------------------------------------------------------
 // Parsing the tools' output.
-
-/// One row of `consumer-groups --describe`.
-#[derive(Debug, Clone, PartialEq)]
-struct GroupRow {
-    partition: i32,
-    current: Option<i64>,
-    log_end: Option<i64>,
-    lag: Option<i64>,
-    consumer_id: Option<String>,
-}
-
-fn dash(cell: &str) -> Option<i64> {
-    (cell != "-").then(|| {
-        cell.parse()
-            .unwrap_or_else(|e| panic!("not a number: {cell:?}: {e}"))
-    })
-}
-
-/// The rows of `consumer-groups --describe` for `topic`, by partition.
-fn parse_describe(output: &str, group: &str, topic: &str) -> BTreeMap<i32, GroupRow> {
-    let mut header: Option<Vec<&str>> = None;
-    let mut rows = BTreeMap::new();
-    for line in output.lines() {
-        let cells: Vec<&str> = line.split_whitespace().collect();
-        if cells.first() == Some(&"GROUP") {
-            header = Some(cells);
-            continue;
-        }
-        let Some(header) = &header else { continue };
-        if cells.len() < 6 || cells[0] != group || cells[1] != topic {
-            continue;
-        }
-        let column = |name: &str| {
-            let index = header
-                .iter()
-                .position(|h| *h == name)
-                .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
-            cells.get(index).copied().unwrap_or("-")
-        };
-        let row = GroupRow {
-            partition: column("PARTITION").parse().expect("partition"),
-            current: dash(column("CURRENT-OFFSET")),
-            log_end: dash(column("LOG-END-OFFSET")),
-            lag: dash(column("LAG")),
-            consumer_id: Some(column("CONSUMER-ID"))
-                .filter(|c| *c != "-")
-                .map(str::to_owned),
-        };
-        rows.insert(row.partition, row);
-    }
-    rows
-}
 
 /// `partition -> NEW-OFFSET` of a `consumer-groups --reset-offsets` run.
 fn parse_reset(output: &str, group: &str, topic: &str) -> BTreeMap<i32, i64> {

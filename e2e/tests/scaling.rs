@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use logagg_e2e::group::{parse_describe, GroupRow};
 use logagg_e2e::{brokers, event, root, wait_for, Service, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
 
@@ -24,15 +25,6 @@ const SCALE_UP_AT: usize = 12_000;
 const SCALE_DOWN_AFTER: usize = 32_000;
 const CATCH_UP: Duration = Duration::from_secs(240);
 const STEP: Duration = Duration::from_secs(90);
-
-/// One row of `consumer-groups --describe`.
-#[derive(Debug, Clone)]
-struct GroupRow {
-    current: Option<i64>,
-    log_end: Option<i64>,
-    lag: Option<i64>,
-    consumer_id: Option<String>,
-}
 
 /// Runs `scripts/kafka-tool.sh consumer-groups --describe --group GROUP` and returns its rows for
 /// `topic`, by partition, with the raw output (for failure messages).
@@ -67,49 +59,6 @@ async fn describe_group(group: &str, topic: &str) -> (BTreeMap<i32, GroupRow>, S
         parse_describe(&String::from_utf8_lossy(&output.stdout), group, topic),
         text,
     )
-}
-
-fn dash(cell: &str) -> Option<i64> {
-    (cell != "-").then(|| {
-        cell.parse()
-            .unwrap_or_else(|e| panic!("not a number: {cell:?}: {e}"))
-    })
-}
-
-/// The rows of the describe table (columns found by their header names) for `group`/`topic`.
-fn parse_describe(output: &str, group: &str, topic: &str) -> BTreeMap<i32, GroupRow> {
-    let mut header: Option<Vec<&str>> = None;
-    let mut rows = BTreeMap::new();
-    for line in output.lines() {
-        let cells: Vec<&str> = line.split_whitespace().collect();
-        if cells.first() == Some(&"GROUP") {
-            header = Some(cells);
-            continue;
-        }
-        let Some(header) = &header else { continue };
-        if cells.len() < 6 || cells[0] != group || cells[1] != topic {
-            continue;
-        }
-        let column = |name: &str| {
-            let index = header
-                .iter()
-                .position(|h| *h == name)
-                .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
-            cells.get(index).copied().unwrap_or("-")
-        };
-        rows.insert(
-            column("PARTITION").parse().expect("partition"),
-            GroupRow {
-                current: dash(column("CURRENT-OFFSET")),
-                log_end: dash(column("LOG-END-OFFSET")),
-                lag: dash(column("LAG")),
-                consumer_id: Some(column("CONSUMER-ID"))
-                    .filter(|c| *c != "-")
-                    .map(str::to_owned),
-            },
-        );
-    }
-    rows
 }
 
 /// Polls the describe output until `done` holds for its rows.
