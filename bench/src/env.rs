@@ -209,7 +209,7 @@ fn admin_client(brokers: &str) -> anyhow::Result<AdminClient<DefaultClientContex
         .create()?)
 }
 
-async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
     let admin = admin_client(brokers)?;
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
@@ -253,7 +253,7 @@ async fn wait_topic_ready(brokers: &str, topic: &str, partitions: i32) -> anyhow
     }
 }
 
-async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
+pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
     let admin = admin_client(brokers)?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     for result in admin.delete_topics(&[topic], &options).await? {

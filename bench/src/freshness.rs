@@ -30,6 +30,8 @@ pub struct Freshness {
     pub visible: Latencies,
     /// Events seen before their publish ack came back (counted as 0).
     pub early: usize,
+    /// Worst ack -> visible of each second of the load (microseconds).
+    pub per_second: Vec<u64>,
     pub publish: Latencies,
     pub polls: usize,
     pub api_rss: u64,
@@ -191,20 +193,26 @@ pub async fn run(scope: &Scope, data: &Dataset, rate: f64) -> anyhow::Result<Fre
         api.log.display()
     );
 
-    let (visible, early) = {
+    let (visible, early, per_second) = {
         let tracker = tracker.lock().expect("tracker");
         let (mut visible, mut early) = (Latencies::default(), 0);
+        // Worst ack -> visible per second of the load: shows whether slow events cluster (a
+        // stall: checkpoint, rebalance, CPU taken by others) or spread evenly.
+        let mut per_second = vec![0u64; load_secs.ceil() as usize + 1];
         for (acked, seen) in tracker.acked.iter().zip(&tracker.seen) {
             if let (Some(acked), Some(seen)) = (acked, seen) {
                 if seen < acked {
                     early += 1;
                 }
-                visible
-                    .0
-                    .push(seen.saturating_duration_since(*acked).as_micros() as u64);
+                let micros = seen.saturating_duration_since(*acked).as_micros() as u64;
+                visible.0.push(micros);
+                let second = (*acked - started).as_secs() as usize;
+                if let Some(worst) = per_second.get_mut(second) {
+                    *worst = (*worst).max(micros);
+                }
             }
         }
-        (visible, early)
+        (visible, early, per_second)
     };
 
     // Golden counts: the load plus the warm-up event.
@@ -253,6 +261,7 @@ pub async fn run(scope: &Scope, data: &Dataset, rate: f64) -> anyhow::Result<Fre
         elapsed,
         visible,
         early,
+        per_second,
         publish,
         polls,
         api_rss,

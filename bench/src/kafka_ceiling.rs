@@ -52,8 +52,13 @@ impl ProducerContext for Counting {
     }
 }
 
-/// Produces every record of `data` to `kafka.topic` and waits for every ack. Blocking.
-pub fn produce(kafka: &KafkaConfig, data: &Dataset) -> anyhow::Result<Throughput> {
+/// Produces every record of `data` to `kafka.topic` and waits for every ack (after one warm-up
+/// record to `warmup_topic`, not timed). Blocking.
+pub fn produce(
+    kafka: &KafkaConfig,
+    data: &Dataset,
+    warmup_topic: &str,
+) -> anyhow::Result<Throughput> {
     let mut tuning = ProducerConfig::from_env()?;
     tuning.delivery_timeout = Duration::from_secs(120);
     let deliveries = Arc::new(Deliveries::default());
@@ -61,7 +66,17 @@ pub fn produce(kafka: &KafkaConfig, data: &Dataset) -> anyhow::Result<Throughput
         logagg_producer::kafka::producer_config(kafka, &tuning)
             .set("client.id", "logagg-bench")
             .create_with_context(Counting(deliveries.clone()))?;
-    // Metadata first, so the clock measures producing, not the first connection.
+    // One record to a scratch topic first, so the idempotent producer has its producer id and
+    // broker connection before the clock starts; then the topic's metadata.
+    producer
+        .send(BaseRecord::to(warmup_topic).key("warmup").payload("{}"))
+        .map_err(|(e, _)| anyhow::anyhow!("warm-up produce failed: {e}"))?;
+    producer.flush(Duration::from_secs(30))?;
+    ensure!(
+        deliveries.ok.load(Ordering::Relaxed) == 1,
+        "warm-up record not acknowledged"
+    );
+    deliveries.ok.store(0, Ordering::Relaxed);
     producer
         .client()
         .fetch_metadata(Some(&kafka.topic), Duration::from_secs(10))?;

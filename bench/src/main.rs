@@ -148,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
         keep: cli.keep,
     };
     let mut results = Results::new(scale.clone(), cli.command.clone(), &settings);
+    results.only = cli.only.clone();
     results.postgres = postgres_settings(&settings.admin_url)
         .await
         .unwrap_or_default();
@@ -401,8 +402,13 @@ async fn ingest_round(
     let scope = Scope::new(settings, &label).await?;
     let outcome = async {
         let kafka = scope.kafka();
+        let warmup = format!("{}.warmup", scope.topic);
+        env::create_topic(&settings.brokers, &warmup, 1).await?;
         // Blocking rdkafka loops, borrowing the dataset in place (no copy of ~185 MB).
-        let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data))?;
+        let produced =
+            tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
+        env::delete_topic(&settings.brokers, &warmup).await?;
+        let produced = produced?;
         let consumed = tokio::task::block_in_place(|| kafka_ceiling::consume(&kafka, data.len()))?;
         let run = ingest::run(&scope, data, consumers, timeout).await?;
         Ok((produced, consumed, run))
