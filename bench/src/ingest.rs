@@ -19,7 +19,8 @@ pub struct Ingest {
     /// From the first committed batch to the last.
     pub steady: Duration,
     pub records_steady: usize,
-    /// From spawning the process(es) to the last commit (includes start-up and group join).
+    /// From spawning the process(es), or from the start of production when they were started
+    /// first, to the last commit.
     pub wall: Duration,
     pub counters: Counters,
     pub rows: i64,
@@ -29,8 +30,11 @@ pub struct Ingest {
     pub stages: Vec<StageSplit>,
     pub cpu: CpuUse,
     pub partition_records: Vec<i64>,
-    /// Whether the steady window had every consumer committing (see [`run`]).
+    /// Whether the steady window had every consumer committing (see [`measure`]).
     pub all_consumers_active: bool,
+    /// When the consumers were started before the data and waited for: how long the group
+    /// took to give each of them partitions.
+    pub joined_after: Option<Duration>,
 }
 
 impl Ingest {
@@ -47,23 +51,85 @@ impl Ingest {
     }
 }
 
-/// Runs `consumers` consumer processes on `scope` (its topic already holds `data`).
-pub async fn run(
+/// Consumer processes started for a measurement.
+pub struct Running {
+    pub services: Vec<Service>,
+    pub spawned: Instant,
+    /// How long the group took to give every consumer partitions, when waited for.
+    pub joined_after: Option<Duration>,
+    /// When the data started to arrive, if after the start (the wall time counts from here).
+    pub data_from: Option<Instant>,
+}
+
+/// Starts `consumers` consumer processes on `scope` (not waiting for them).
+pub fn spawn(scope: &Scope, consumers: usize) -> anyhow::Result<Running> {
+    let spawned = Instant::now();
+    let services = (0..consumers)
+        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1)))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Running {
+        services,
+        spawned,
+        joined_after: None,
+        data_from: None,
+    })
+}
+
+/// Waits until the group is stable with every consumer owning partitions and every partition
+/// owned (so a measurement sees all of them working, not the rebalance that hands partitions
+/// over to a late joiner).
+pub async fn wait_group_ready(
+    scope: &Scope,
+    running: &mut Running,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let kafka = scope.kafka();
+    loop {
+        let members = {
+            let kafka = kafka.clone();
+            tokio::task::spawn_blocking(move || crate::kafka_ceiling::group_assignment(&kafka))
+                .await??
+        };
+        let owned: usize = members.iter().map(Vec::len).sum();
+        if members.len() == running.services.len()
+            && members.iter().all(|m| !m.is_empty())
+            && owned == scope.settings.partitions as usize
+        {
+            running.joined_after = Some(running.spawned.elapsed());
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the group did not give every consumer partitions within {timeout:?}: {members:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Measures `running` consumers ingesting `data` (already in, or arriving in, the scope's
+/// topic) until every record is counted, then stops them and checks the golden counts.
+pub async fn measure(
     scope: &Scope,
     data: &Dataset,
-    consumers: usize,
+    running: Running,
     timeout: Duration,
 ) -> anyhow::Result<Ingest> {
     let expected = data.len() as i64;
+    let consumers = running.services.len();
     let partition_records = {
         let kafka = scope.kafka();
         tokio::task::spawn_blocking(move || crate::kafka_ceiling::partition_counts(&kafka))
             .await??
     };
-    let spawned = Instant::now();
-    let mut services: Vec<Service> = (0..consumers)
-        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1)))
-        .collect::<anyhow::Result<_>>()?;
+    let Running {
+        mut services,
+        spawned,
+        joined_after,
+        data_from,
+    } = running;
+    let origin = data_from.unwrap_or(spawned);
     let watch = CpuWatch::new(
         services
             .iter()
@@ -76,7 +142,7 @@ pub async fn run(
     // fallback when one never got a batch before the topic was drained.
     let mut first: Option<(Instant, i64)> = None;
     let mut first_any: Option<(Instant, i64)> = None;
-    let deadline = spawned + timeout;
+    let deadline = origin + timeout;
     let (done_at, counters) = loop {
         let counters = scope.counters().await?;
         let now = Instant::now();
@@ -126,7 +192,7 @@ pub async fn run(
         records: data.len(),
         steady: done_at - first_at,
         records_steady: (expected - first_received) as usize,
-        wall: done_at - spawned,
+        wall: done_at - origin,
         counters,
         rows,
         golden_errors,
@@ -135,6 +201,7 @@ pub async fn run(
         cpu,
         partition_records,
         all_consumers_active,
+        joined_after,
     })
 }
 

@@ -174,3 +174,72 @@ pub fn consume(kafka: &KafkaConfig, expected: usize) -> anyhow::Result<Throughpu
         first_after: first - started,
     })
 }
+
+/// The partitions each member of `kafka.group` owns (empty list for a member without any),
+/// decoded from the group's member assignments (Kafka's consumer protocol). Empty while the
+/// group is not `Stable`. Blocking.
+pub fn group_assignment(kafka: &KafkaConfig) -> anyhow::Result<Vec<Vec<i32>>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.brokers)
+        .create()?;
+    let list = consumer
+        .client()
+        .fetch_group_list(Some(&kafka.group), Duration::from_secs(5))?;
+    let Some(group) = list.groups().iter().find(|g| g.name() == kafka.group) else {
+        return Ok(Vec::new());
+    };
+    if group.state() != "Stable" {
+        return Ok(Vec::new());
+    }
+    Ok(group
+        .members()
+        .iter()
+        .map(|m| decode_assignment(m.assignment().unwrap_or(&[])))
+        .collect())
+}
+
+/// ConsumerProtocolAssignment: version i16, [topic: string (i16 length), [partition i32]],
+/// user data. Malformed input yields what was decoded so far.
+fn decode_assignment(bytes: &[u8]) -> Vec<i32> {
+    let mut at = 2; // version
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let slice = bytes.get(at..at + n)?;
+        at += n;
+        Some(slice)
+    };
+    let mut partitions = Vec::new();
+    let mut read = || -> Option<()> {
+        let topics = i32::from_be_bytes(take(4)?.try_into().ok()?);
+        for _ in 0..topics.max(0) {
+            let len = i16::from_be_bytes(take(2)?.try_into().ok()?);
+            take(len.max(0) as usize)?;
+            let count = i32::from_be_bytes(take(4)?.try_into().ok()?);
+            for _ in 0..count.max(0) {
+                partitions.push(i32::from_be_bytes(take(4)?.try_into().ok()?));
+            }
+        }
+        Some(())
+    };
+    let _ = read();
+    partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_consumer_protocol_assignment() {
+        let mut bytes = vec![0, 3]; // version 3
+        bytes.extend(1i32.to_be_bytes()); // one topic
+        bytes.extend(3i16.to_be_bytes());
+        bytes.extend(b"abc");
+        bytes.extend(2i32.to_be_bytes());
+        bytes.extend(4i32.to_be_bytes());
+        bytes.extend(0i32.to_be_bytes());
+        bytes.extend((-1i32).to_be_bytes()); // user data: null
+        assert_eq!(decode_assignment(&bytes), vec![4, 0]);
+        assert_eq!(decode_assignment(&bytes[..9]), Vec::<i32>::new());
+        assert_eq!(decode_assignment(&[]), Vec::<i32>::new());
+    }
+}

@@ -460,7 +460,7 @@ impl Results {
         let two_rate = two.map(Ingest::rate);
         rows.push(row(
             "7b",
-            "Ingest with 2 consumer processes (same group, same data)",
+            "Ingest with 2 consumer processes (same group and data; both joined before the data came)",
             or_err(two_rate.map(|r| format!("{} ev/s", thousands(r)))),
             one_rate.map_or(NONE.into(), |r| format!("(7a) {} ev/s", thousands(r))),
             match (two_rate, one_rate) {
@@ -609,7 +609,7 @@ impl Results {
         }
         for run in &self.ingest {
             out.push(format!(
-                "({}) {} consumer(s): {} ev/s steady ({} to last batch commit, {:.1} s), {} ev/s from process start ({:.1} s incl. start-up and group join); counters received {}, unique {}, duplicates {}, invalid {}, replayed {}, rows {}: {}; peak RSS {}; records per partition {:?}",
+                "({}) {} consumer(s): {} ev/s steady ({} to last batch commit, {:.1} s), {} ev/s over the whole run ({:.1} s from {}); counters received {}, unique {}, duplicates {}, invalid {}, replayed {}, rows {}: {}; peak RSS {}; records per partition {:?}",
                 if run.consumers == 1 { 3 } else { 7 },
                 run.consumers,
                 thousands(run.rate()),
@@ -621,6 +621,11 @@ impl Results {
                 run.steady.as_secs_f64(),
                 thousands(run.wall_rate()),
                 run.wall.as_secs_f64(),
+                if run.joined_after.is_some() {
+                    "the start of production, the consumers already in the group"
+                } else {
+                    "process start, incl. start-up and group join"
+                },
                 run.counters.received,
                 run.counters.unique_processed,
                 run.counters.duplicate_dropped,
@@ -631,6 +636,14 @@ impl Results {
                 run.peak_rss.iter().map(|b| mb(*b)).collect::<Vec<_>>().join(" + "),
                 run.partition_records
             ));
+            if let Some(joined) = run.joined_after {
+                out.push(format!(
+                    "({}) the group gave each of the {} consumers partitions {:.1} s after they started; the data was produced after that",
+                    if run.consumers == 1 { 3 } else { 7 },
+                    run.consumers,
+                    joined.as_secs_f64()
+                ));
+            }
             let split = StageSplit::merge(&run.stages);
             if let Some((stage, share)) = split.dominant() {
                 let per_batch: Vec<String> = split
