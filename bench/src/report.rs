@@ -834,7 +834,7 @@ impl Results {
         let _ = writeln!(out, "- **Command:** `{}`", self.command);
         let _ = writeln!(
             out,
-            "- **Noise:** the machine is shared (other engineers build and test on it); the CPU table below shows what everything else used during each measurement (`other`). Figures are one sample each, ceilings the best of the run's samples.\n"
+            "- **Noise:** the machine is shared (other engineers build and test on it); the CPU table below shows what everything else used during each measurement (`other`). Figures are one sample each, ceilings the best of the run's samples."
         );
         let _ = writeln!(
             out,
@@ -869,7 +869,8 @@ impl Results {
                 .iter()
                 .filter(|(n, _)| n != "bench")
                 .map(|(_, s)| s)
-                .sum();
+                .sum::<f64>()
+                + 0.0; // an empty f64 sum is -0.0
             let _ = writeln!(
                 out,
                 "| {name} | {:.1} s | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
