@@ -24,6 +24,8 @@ pub struct Throughput {
     pub elapsed: Duration,
     /// Until the first record (consume only: offset lookup and first fetch), not in `elapsed`.
     pub first_after: Duration,
+    /// What else ran meanwhile, for the report (empty: nothing of ours).
+    pub note: String,
 }
 
 impl Throughput {
@@ -115,6 +117,7 @@ pub fn produce(
         bytes,
         elapsed,
         first_after: Duration::ZERO,
+        note: String::new(),
     })
 }
 
@@ -172,6 +175,7 @@ pub fn consume(kafka: &KafkaConfig, expected: usize) -> anyhow::Result<Throughpu
         bytes,
         elapsed: first.elapsed(),
         first_after: first - started,
+        note: String::new(),
     })
 }
 

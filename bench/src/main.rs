@@ -423,7 +423,10 @@ async fn ingest_round(
         let produced =
             tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
         env::delete_topic(&settings.brokers, &warmup).await?;
-        let produced = produced?;
+        let mut produced = produced?;
+        if early.is_some() {
+            produced.note = format!("while the {consumers} consumers were already ingesting it");
+        }
         let raw_consume =
             || tokio::task::block_in_place(|| kafka_ceiling::consume(&kafka, data.len()));
         let (consumed, run) = match early {

@@ -597,11 +597,12 @@ impl Results {
         }
         for (i, (p, c)) in self.produce.iter().zip(&self.consume).enumerate() {
             out.push(format!(
-                "(2) sample {}: produce {} rec/s ({:.1} MB/s of values, {:.2} s), consume {} rec/s ({:.2} s from the first record, which came {:.2} s after assign)",
+                "(2) sample {}: produce {} rec/s ({:.1} MB/s of values, {:.2} s{}), consume {} rec/s ({:.2} s from the first record, which came {:.2} s after assign)",
                 i + 1,
                 thousands(p.rate()),
                 p.bytes as f64 / 1e6 / p.elapsed.as_secs_f64().max(1e-9),
                 p.elapsed.as_secs_f64(),
+                if p.note.is_empty() { String::new() } else { format!(", {}", p.note) },
                 thousands(c.rate()),
                 c.elapsed.as_secs_f64(),
                 c.first_after.as_secs_f64()
