@@ -35,6 +35,8 @@ pub struct Ingest {
     /// When the consumers were started before the data and waited for: how long the group
     /// took to give each of them partitions.
     pub joined_after: Option<Duration>,
+    /// Partitions of each consumer, when the group was waited for.
+    pub assignment: Vec<Vec<i32>>,
 }
 
 impl Ingest {
@@ -59,6 +61,8 @@ pub struct Running {
     pub joined_after: Option<Duration>,
     /// When the data started to arrive, if after the start (the wall time counts from here).
     pub data_from: Option<Instant>,
+    /// Partitions of each consumer once the group was ready (when waited for).
+    pub assignment: Vec<Vec<i32>>,
 }
 
 /// Starts `consumers` consumer processes on `scope` (not waiting for them).
@@ -72,6 +76,7 @@ pub fn spawn(scope: &Scope, consumers: usize) -> anyhow::Result<Running> {
         spawned,
         joined_after: None,
         data_from: None,
+        assignment: Vec::new(),
     })
 }
 
@@ -97,6 +102,7 @@ pub async fn wait_group_ready(
             && owned == scope.settings.partitions as usize
         {
             running.joined_after = Some(running.spawned.elapsed());
+            running.assignment = members;
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -128,6 +134,7 @@ pub async fn measure(
         spawned,
         joined_after,
         data_from,
+        assignment,
     } = running;
     let origin = data_from.unwrap_or(spawned);
     let watch = CpuWatch::new(
@@ -202,6 +209,7 @@ pub async fn measure(
         partition_records,
         all_consumers_active,
         joined_after,
+        assignment,
     })
 }
 

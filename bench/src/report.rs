@@ -639,10 +639,21 @@ impl Results {
             ));
             if let Some(joined) = run.joined_after {
                 out.push(format!(
-                    "({}) the group gave each of the {} consumers partitions {:.1} s after they started; the data was produced after that",
+                    "({}) the group gave each of the {} consumers partitions {:.1} s after they started; the data was produced after that; partitions (records) per consumer: {}",
                     if run.consumers == 1 { 3 } else { 7 },
                     run.consumers,
-                    joined.as_secs_f64()
+                    joined.as_secs_f64(),
+                    run.assignment
+                        .iter()
+                        .map(|parts| {
+                            let records: i64 = parts
+                                .iter()
+                                .filter_map(|p| run.partition_records.get(*p as usize))
+                                .sum();
+                            format!("{parts:?} ({})", thousands(records as f64))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             let split = StageSplit::merge(&run.stages);
