@@ -3,8 +3,9 @@
 SHELL := /bin/bash
 
 include Makefile.infra
+include Makefile.bench
 
-.PHONY: help deps run test lint build bench bench-smoke
+.PHONY: help deps run test lint build
 
 help:
 	@echo "make run         local Kafka + PostgreSQL, consumer, API on 127.0.0.1:8080, demo load; Ctrl-C stops"
@@ -28,3 +29,4 @@ lint:
 test: deps up lint build
 	cargo test --workspace
 	bash scripts/compose-check.sh
+	$(MAKE) --no-print-directory bench-smoke

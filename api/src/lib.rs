@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
-use logagg_core::db;
+use logagg_core::{db, shutdown};
 use logagg_producer::EventProducer;
 
 pub use state::AppState;
@@ -49,11 +49,12 @@ pub fn serve(
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
     let addr = state.config.addr;
     let producer = state.producer.clone();
+    let signal = shutdown::Signal::new(shutdown);
     let (bound, server) = warp::serve(routes::routes(state))
-        .try_bind_with_graceful_shutdown(addr, shutdown)
+        .try_bind_with_graceful_shutdown(addr, signal.clone().fired())
         .with_context(|| format!("binding {addr}"))?;
     Ok((bound, async move {
-        server.await;
+        shutdown::run_with_grace(server, signal, shutdown::GRACE).await;
         // Deliver what is still queued before exiting.
         let _ = producer.flush(std::time::Duration::from_secs(5));
     }))

@@ -17,7 +17,7 @@ pub mod worker;
 use std::future::Future;
 
 use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
-use logagg_core::db;
+use logagg_core::{db, shutdown};
 use tokio::sync::watch;
 
 /// Runs a consumer (health server included) until `shutdown` resolves.
@@ -39,6 +39,9 @@ pub async fn run(
     let metrics = metrics::Metrics::new();
     let (db_state_tx, db_state_rx) = watch::channel(worker::DbState::Ok);
     let (stop_health_tx, stop_health) = tokio::sync::oneshot::channel::<()>();
+    let health_signal = shutdown::Signal::new(async {
+        let _ = stop_health.await;
+    });
     let (addr, server) = health::serve(
         config.addr,
         health::HealthState {
@@ -48,9 +51,7 @@ pub async fn run(
             metrics: metrics.clone(),
             db_state: db_state_rx,
         },
-        async {
-            let _ = stop_health.await;
-        },
+        health_signal.clone().fired(),
     )
     .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(%addr, "consumer health and metrics listening");
@@ -66,6 +67,9 @@ pub async fn run(
     )
     .await;
     let _ = stop_health_tx.send(());
-    let _ = server.await;
+    let server = async {
+        let _ = server.await;
+    };
+    shutdown::run_with_grace(server, health_signal, shutdown::GRACE).await;
     result
 }

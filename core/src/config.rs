@@ -34,7 +34,7 @@ variables! {
     "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503.",
     "LOGAGG_MAX_BATCH_EVENTS" = "1000": "Most events accepted by one POST /publish.",
     "LOGAGG_MAX_BODY_BYTES" = "4194304": "Largest POST /publish body, in bytes (413 above it).",
-    "LOGAGG_PRODUCER_LINGER_MS" = "5": "librdkafka linger.ms of the producer: how long it waits to fill a batch.",
+    "LOGAGG_PRODUCER_LINGER_MS" = "1": "librdkafka linger.ms of the producer: how long it waits to fill a batch (each single-event publish waits this long).",
     "LOGAGG_PRODUCER_COMPRESSION" = "lz4": "Producer compression codec (none, gzip, snappy, lz4, zstd).",
     "LOGAGG_CONSUMER_ADDR" = "127.0.0.1:8081": "Listen address of the consumer's /healthz, /health and /metrics.",
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod db;
 pub mod event;
+pub mod shutdown;
 pub mod telemetry;
 
 pub use event::{Event, FieldError};

@@ -143,9 +143,23 @@ impl EventProducer {
     /// Publishes events in order and waits until the broker acked every one. On error some
     /// records may still have been stored: at-least-once, so the caller may retry them all.
     pub async fn publish(&self, events: &[Event]) -> Result<Vec<Ack>, PublishError> {
-        let mut deliveries = Vec::with_capacity(events.len());
-        for event in events {
-            deliveries.push(self.enqueue(&event.topic, &event.to_json_bytes()).await?);
+        let values: Vec<Vec<u8>> = events.iter().map(Event::to_json_bytes).collect();
+        let records: Vec<(&str, &[u8])> = events
+            .iter()
+            .zip(&values)
+            .map(|(e, v)| (e.topic.as_str(), v.as_slice()))
+            .collect();
+        self.publish_serialized(&records).await
+    }
+
+    /// [`publish`](Self::publish) for events already serialized: `(topic, event JSON)` pairs.
+    pub async fn publish_serialized(
+        &self,
+        records: &[(&str, &[u8])],
+    ) -> Result<Vec<Ack>, PublishError> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for (topic, value) in records {
+            deliveries.push(self.enqueue(topic, value).await?);
         }
         let mut acks = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {

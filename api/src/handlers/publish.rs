@@ -83,9 +83,13 @@ async fn handle(
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let events = parse_events(value, state.config.max_batch_events)?;
+    let records: Vec<(&str, &[u8])> = events
+        .iter()
+        .map(|e| (e.event.topic.as_str(), e.json.as_slice()))
+        .collect();
     let acks = tokio::time::timeout(
         state.config.publish_timeout,
-        state.producer.publish(&events),
+        state.producer.publish_serialized(&records),
     )
     .await
     .map_err(|_| {
@@ -102,7 +106,7 @@ async fn handle(
     let offsets: Vec<Value> = events
         .iter()
         .zip(&acks)
-        .map(|(event, ack)| json!({"event_id": event.event_id, "partition": ack.partition, "offset": ack.offset}))
+        .map(|(e, ack)| json!({"event_id": e.event.event_id, "partition": ack.partition, "offset": ack.offset}))
         .collect();
     Ok(warp::reply::json(&json!({
         "status": "accepted",
@@ -148,8 +152,15 @@ fn is_json(content_type: Option<&str>) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
+/// A validated event with its wire JSON, serialized once for the size check and the producer.
+#[derive(Debug)]
+pub struct ValidEvent {
+    pub event: Event,
+    pub json: Vec<u8>,
+}
+
 /// Accepts one event object, a bare array, or `{"events": [...]}`, and validates every event.
-pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiError> {
+pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<ValidEvent>, ApiError> {
     let items = match value {
         Value::Array(items) => items,
         Value::Object(mut object) if object.contains_key("events") => {
@@ -208,7 +219,8 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
     for (index, item) in items.iter().enumerate() {
         match Event::from_value(item) {
             Ok(event) => {
-                let size = event.to_json_bytes().len();
+                let json = event.to_json_bytes();
+                let size = json.len();
                 if size > MAX_EVENT_BYTES {
                     details.push(ItemError {
                         index,
@@ -218,7 +230,7 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<Event>, ApiEr
                         ),
                     });
                 }
-                events.push(event);
+                events.push(ValidEvent { event, json });
             }
             Err(errors) => details.extend(errors.into_iter().map(|e| ItemError {
                 index,
