@@ -1,8 +1,8 @@
 //! (1) The PostgreSQL ceiling: the dataset's sends bulk-inserted into the real `events` table
 //! from a staging table with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`; plus two
 //! client-side diagnostics that isolate the consumer's insert statement from everything else
-//! it does (Kafka, decoding, locks, counters): the same sends in 5,000-send transactions, once
-//! with the consumer's own `insert_new` (diesel multi-row VALUES) and once with `unnest` arrays.
+//! it does (Kafka, decoding, locks, counters): the same sends in 5,000-send transactions through
+//! the consumer's own `insert_new` (one `INSERT ... SELECT FROM unnest(arrays)` per chunk).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -25,9 +25,8 @@ pub struct PgCeiling {
     pub inserted: usize,
     pub elapsed: Duration,
     pub staging_load: Duration,
-    /// Client-side insert diagnostics (sends/s), when run.
-    pub diesel_values: Option<ClientInsert>,
-    pub unnest: Option<ClientInsert>,
+    /// The client-side insert diagnostic (sends/s), when run.
+    pub client: Option<ClientInsert>,
     pub cpu: crate::procfs::CpuUse,
     /// Rate of every ceiling sample (rows/s); `elapsed` is the best.
     pub samples: Vec<f64>,
@@ -171,8 +170,7 @@ async fn measure(
 
     let mut best: Option<(Duration, crate::procfs::CpuUse)> = None;
     let mut samples = Vec::new();
-    let (mut diesel_values, mut unnest): (Option<ClientInsert>, Option<ClientInsert>) =
-        (None, None);
+    let mut client: Option<ClientInsert> = None;
     let keep_best = |best: &mut Option<ClientInsert>, run: ClientInsert| {
         if best.as_ref().is_none_or(|b| run.elapsed < b.elapsed) {
             *best = Some(run);
@@ -203,19 +201,8 @@ async fn measure(
         }
         if diagnostics {
             reset_events(&mut conn).await?;
-            let run = client_insert(
-                &mut conn,
-                &rows,
-                batch,
-                data.distinct(),
-                Statement::DieselValues,
-            )
-            .await?;
-            keep_best(&mut diesel_values, run);
-            reset_events(&mut conn).await?;
-            let run =
-                client_insert(&mut conn, &rows, batch, data.distinct(), Statement::Unnest).await?;
-            keep_best(&mut unnest, run);
+            let run = client_insert(&mut conn, &rows, batch, data.distinct()).await?;
+            keep_best(&mut client, run);
         }
     }
     let (elapsed, cpu) = best.expect("at least one round");
@@ -224,17 +211,10 @@ async fn measure(
         inserted: data.distinct(),
         elapsed,
         staging_load,
-        diesel_values,
-        unnest,
+        client,
         cpu,
         samples,
     })
-}
-
-#[derive(Clone, Copy)]
-enum Statement {
-    DieselValues,
-    Unnest,
 }
 
 /// The sends in transactions of `batch`, first occurrence per key within a batch (as the
@@ -244,7 +224,6 @@ async fn client_insert(
     rows: &[NewEvent],
     batch: usize,
     distinct: usize,
-    statement: Statement,
 ) -> anyhow::Result<ClientInsert> {
     // Built before the clock starts: the consumer has its rows in memory too.
     let batches: Vec<Vec<NewEvent>> = rows
@@ -262,10 +241,7 @@ async fn client_insert(
     let mut inserted = 0;
     for unique in &batches {
         let keys = conn
-            .transaction::<_, anyhow::Error, _>(async |conn| match statement {
-                Statement::DieselValues => Ok(insert_new(conn, unique).await?),
-                Statement::Unnest => Ok(insert_unnest(conn, unique).await?),
-            })
+            .transaction::<_, anyhow::Error, _>(async |conn| Ok(insert_new(conn, unique).await?))
             .await?;
         inserted += keys.len();
     }
@@ -280,40 +256,4 @@ async fn client_insert(
         inserted,
         elapsed,
     })
-}
-
-#[derive(diesel::QueryableByName)]
-struct Key {
-    #[diesel(sql_type = Text)]
-    topic: String,
-    #[diesel(sql_type = Text)]
-    event_id: String,
-}
-
-/// The suggested replacement of `insert_new`: one statement per batch, eight array binds
-/// instead of eight binds per row.
-async fn insert_unnest(
-    conn: &mut AsyncPgConnection,
-    rows: &[NewEvent],
-) -> anyhow::Result<Vec<(String, String)>> {
-    let keys: Vec<Key> = diesel::sql_query(format!(
-        "INSERT INTO events ({COLUMNS})
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[],
-                              $6::integer[], $7::bigint[])
-         ON CONFLICT (topic, event_id) DO NOTHING RETURNING topic, event_id"
-    ))
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(
-        rows.iter()
-            .map(|r| r.event_timestamp)
-            .collect::<Vec<DateTime<Utc>>>(),
-    )
-    .bind::<Array<Jsonb>, _>(rows.iter().map(|r| &r.payload).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
-    .load(conn)
-    .await?;
-    Ok(keys.into_iter().map(|k| (k.topic, k.event_id)).collect())
 }

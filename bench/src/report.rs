@@ -223,11 +223,8 @@ impl Results {
             self.pg.as_ref().map(PgCeiling::rate),
         );
         if let Some(pg) = &self.pg {
-            if let Some(d) = &pg.diesel_values {
-                positive("(1b) diesel VALUES insert", Some(d.rate()));
-            }
-            if let Some(u) = &pg.unnest {
-                positive("(1c) unnest insert", Some(u.rate()));
+            if let Some(d) = &pg.client {
+                positive("(1b) the consumer's insert", Some(d.rate()));
             }
         }
         positive(
@@ -311,18 +308,8 @@ impl Results {
             NONE, NONE, NONE,
         ));
         if let Some(pg) = &self.pg {
-            if let Some(d) = &pg.diesel_values {
-                rows.push(row("1b", format!("  diagnostic: the consumer's insert_new alone (diesel multi-row VALUES … RETURNING), {}-send transactions", thousands(d.batch as f64)), format!("{} rows/s", thousands(d.rate())), "(1)", pct(d.rate(), pg.rate()), NONE));
-            }
-            if let Some(u) = &pg.unnest {
-                rows.push(row(
-                    "1c",
-                    "  diagnostic: the same rows as one INSERT … SELECT FROM unnest($1::text[], …) per batch",
-                    format!("{} rows/s", thousands(u.rate())),
-                    "(1)",
-                    pct(u.rate(), pg.rate()),
-                    NONE,
-                ));
+            if let Some(d) = &pg.client {
+                rows.push(row("1b", format!("  diagnostic: the consumer's insert_new alone (INSERT … SELECT FROM unnest(arrays) … RETURNING), {}-send transactions", thousands(d.batch as f64)), format!("{} rows/s", thousands(d.rate())), "(1)", pct(d.rate(), pg.rate()), NONE));
             }
         }
         rows.push(row(
@@ -582,7 +569,7 @@ impl Results {
                 thousands(pg.inserted as f64),
                 pg.staging_load.as_secs_f64()
             ));
-            for (id, run) in [("1b", &pg.diesel_values), ("1c", &pg.unnest)] {
+            for (id, run) in [("1b", &pg.client)] {
                 if let Some(run) = run {
                     out.push(format!(
                         "({id}) {} sends in {:.2} s as {} transactions of {}, {} inserted",
