@@ -31,6 +31,8 @@ LONG_RUNNING_SERVICES = {"redpanda", "console", "postgres", "api", "consumer"}
 APP_SERVICES = {"migrate", "api", "consumer", "producer"}
 EXPECTED_SERVICES = LONG_RUNNING_SERVICES | JOB_SERVICES
 BINARIES = ("logagg-api", "logagg-consumer", "logagg-producer")
+# Developer tooling that the image leaves out on purpose.
+DEV_BINARIES = ("logagg-bench",)
 
 
 # --------------------------------------------------------------------- loading
