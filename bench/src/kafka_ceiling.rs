@@ -1,6 +1,6 @@
 //! (2) The Kafka ceiling: the dataset's records produced with raw rdkafka (the product's own
-//! producer settings: idempotent, acks=all, lz4, linger from LOGAGG_PRODUCER_LINGER_MS, key = event topic) and consumed
-//! back with a raw consumer, no processing. The produced topic is then the pre-filled topic of
+//! producer settings: idempotent, acks=all, lz4, linger from LOGAGG_PRODUCER_LINGER_MS,
+//! key = event topic) and consumed back with a raw consumer, no processing. The produced topic is then the pre-filled topic of
 //! an ingest measurement.
 
 use std::sync::atomic::{AtomicU64, Ordering};
