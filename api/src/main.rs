@@ -43,19 +43,9 @@ async fn main() -> anyhow::Result<()> {
         ApiConfig::from_env()?,
     )
     .await?;
-    let (addr, server) = logagg_api::serve(state, shutdown_signal())?;
+    let (addr, server) = logagg_api::serve(state, logagg_core::shutdown::on_signal())?;
     tracing::info!(%addr, "logagg-api listening");
     server.await;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutdown requested");
 }

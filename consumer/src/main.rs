@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let config = ConsumerConfig::from_env()?;
-            logagg_consumer::run(kafka, database, config, shutdown_signal()).await
+            logagg_consumer::run(kafka, database, config, logagg_core::shutdown::on_signal()).await
         }
         Command::Replay { to, rebuild } => {
             db::run_migrations(&database.url)
@@ -70,15 +70,4 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutdown requested");
 }

@@ -10,6 +10,17 @@ use tokio::sync::watch;
 /// How long open connections get after the shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM: what the binaries stop on.
+pub async fn on_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
 /// A shutdown signal that any number of tasks can wait for.
 #[derive(Clone, Debug)]
 pub struct Signal(watch::Receiver<bool>);
