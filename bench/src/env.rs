@@ -171,10 +171,28 @@ impl Scope {
         } = self;
         drop(pool);
         let mut admin = AsyncPgConnection::establish(&settings.admin_url).await?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-            .with_context(|| format!("dropping {database}"))?;
+        // FORCE ends our own lingering pool connections, but a non-superuser may not end an
+        // autovacuum worker busy in the new database; plain DROP waits that one out instead.
+        // Alternate until one works, within a deadline.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut force = true;
+        loop {
+            let sql = if force {
+                format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            } else {
+                format!("DROP DATABASE IF EXISTS {database}")
+            };
+            match diesel::sql_query(sql).execute(&mut admin).await {
+                Ok(_) => break,
+                Err(_) if Instant::now() < deadline => {
+                    force = !force;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => {
+                    return Err(anyhow::Error::new(error).context(format!("dropping {database}")))
+                }
+            }
+        }
         delete_topic(&settings.brokers, &topic).await
     }
 }

@@ -535,3 +535,22 @@ pub fn event_json(topic: &str, event_id: &str) -> Value {
     json!({"topic": topic, "event_id": event_id, "timestamp": "2026-11-25T12:00:00Z",
            "source": "e2e", "payload": {"id": event_id}})
 }
+
+/// Publishes every send of `plan` through the test's idempotent producer in the background,
+/// `chunk` events at a time with `pause` between chunks: a paced load for tests that disturb
+/// the consumers while it flows.
+pub fn spawn_paced_sender(
+    env: &TestEnv,
+    plan: &logagg_producer::generator::LoadPlan,
+    chunk: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let (plan, producer) = (plan.clone(), env.producer());
+    tokio::spawn(async move {
+        let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
+        for chunk in events.chunks(chunk.max(1)) {
+            producer.publish(chunk).await.expect("publish");
+            tokio::time::sleep(pause).await;
+        }
+    })
+}

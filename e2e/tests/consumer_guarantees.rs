@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{event, kafka_tool, produce_raw, wait_for, TestEnv};
+use logagg_e2e::{event, kafka_tool, produce_raw, spawn_paced_sender, wait_for, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -118,19 +118,7 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
         env.spawn_consumer_with("a", &fast_session).await,
         env.spawn_consumer_with("b", &fast_session).await,
     ];
-    let sender = {
-        let env_plan = plan.clone();
-        let producer = env.producer();
-        tokio::spawn(async move {
-            let events: Vec<_> = (0..env_plan.sends.len())
-                .map(|k| env_plan.send(k))
-                .collect();
-            for chunk in events.chunks(2_000) {
-                producer.publish(chunk).await.expect("publish");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let sender = spawn_paced_sender(&env, &plan, 2_000, Duration::from_millis(20));
     // Kill a consumer mid-flight at least 10 times, restarting it each time.
     let mut kills = 0;
     let started = Instant::now();
@@ -183,16 +171,7 @@ async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
     let plan = plan(30_000, 0.3, 5);
     let fast_session = [("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS", "6000".to_string())];
     let zombie = env.spawn_consumer_with("zombie", &fast_session).await;
-    let sender = {
-        let (plan, producer) = (plan.clone(), env.producer());
-        tokio::spawn(async move {
-            let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
-            for chunk in events.chunks(500) {
-                producer.publish(chunk).await.expect("publish");
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        })
-    };
+    let sender = spawn_paced_sender(&env, &plan, 500, Duration::from_millis(25));
     env.wait_counts(TIMEOUT, "the first consumer at work", |c| {
         c.received > 2_000
     })

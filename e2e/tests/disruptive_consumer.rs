@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{script, TestEnv};
+use logagg_e2e::{script, spawn_paced_sender, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
 
 /// Starts PostgreSQL again even when the test fails half-way.
@@ -27,16 +27,7 @@ async fn postgres_restart_during_consumption_loses_nothing() {
         topic_prefix: "pg".into(),
     });
     let consumer = env.spawn_consumer("c").await;
-    let sender = {
-        let (plan, producer) = (plan.clone(), env.producer());
-        tokio::spawn(async move {
-            let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
-            for chunk in events.chunks(500) {
-                producer.publish(chunk).await.expect("publish");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let sender = spawn_paced_sender(&env, &plan, 500, Duration::from_millis(20));
     env.wait_counts(Duration::from_secs(60), "ingest under way", |c| {
         c.received > 1_000
     })
