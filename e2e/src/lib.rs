@@ -554,3 +554,26 @@ pub fn spawn_paced_sender(
         }
     })
 }
+
+/// Waits until every send of `plan` was received, then checks the golden calculation exactly:
+/// received = sent, unique = distinct = rows, duplicates = duplicate sends, invalid = 0.
+pub async fn assert_golden(
+    env: &TestEnv,
+    plan: &logagg_producer::generator::LoadPlan,
+    timeout: Duration,
+) {
+    let sent = plan.sends.len() as i64;
+    let counts = env
+        .wait_counts(timeout, &format!("{sent} records received"), |c| {
+            c.received >= sent
+        })
+        .await;
+    assert_eq!(counts.received, sent, "{counts:?}");
+    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
+    assert_eq!(
+        counts.duplicate_dropped, plan.duplicates as i64,
+        "{counts:?}"
+    );
+    assert_eq!(counts.invalid, 0, "{counts:?}");
+    assert_eq!(env.rows().await, plan.distinct as i64);
+}

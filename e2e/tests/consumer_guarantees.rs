@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{event, kafka_tool, produce_raw, spawn_paced_sender, wait_for, TestEnv};
+use logagg_e2e::{
+    assert_golden, event, kafka_tool, produce_raw, spawn_paced_sender, wait_for, TestEnv,
+};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -31,24 +33,6 @@ fn plan(events: usize, ratio: f64, seed: u64) -> LoadPlan {
         seed,
         topic_prefix: "svc".into(),
     })
-}
-
-/// Waits for `sent` fresh records, then checks the golden calculation of `plan` exactly.
-async fn assert_golden(env: &TestEnv, plan: &LoadPlan, timeout: Duration) {
-    let sent = plan.sends.len() as i64;
-    let counts = env
-        .wait_counts(timeout, &format!("{sent} records received"), |c| {
-            c.received >= sent
-        })
-        .await;
-    assert_eq!(counts.received, sent, "{counts:?}");
-    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
-    assert_eq!(
-        counts.duplicate_dropped, plan.duplicates as i64,
-        "{counts:?}"
-    );
-    assert_eq!(counts.invalid, 0, "{counts:?}");
-    assert_eq!(env.rows().await, plan.distinct as i64);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{script, spawn_paced_sender, TestEnv};
+use logagg_e2e::{assert_golden, script, spawn_paced_sender, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
 
 /// Starts PostgreSQL again even when the test fails half-way.
@@ -46,18 +46,5 @@ async fn postgres_restart_during_consumption_loses_nothing() {
         .await;
 
     sender.await.expect("sender");
-    let sent = plan.sends.len() as i64;
-    let counts = env
-        .wait_counts(Duration::from_secs(120), "every record received", |c| {
-            c.received >= sent
-        })
-        .await;
-    assert_eq!(counts.received, sent, "{counts:?}");
-    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
-    assert_eq!(
-        counts.duplicate_dropped, plan.duplicates as i64,
-        "{counts:?}"
-    );
-    assert_eq!(counts.invalid, 0);
-    assert_eq!(env.rows().await, plan.distinct as i64);
+    assert_golden(&env, &plan, Duration::from_secs(120)).await;
 }
