@@ -6,8 +6,10 @@ pub mod errors;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_find;
 pub mod routes;
 pub mod state;
+pub mod tail;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,8 +33,10 @@ pub async fn build_state(
     db::run_migrations(&database.url)
         .await
         .context("applying database migrations")?;
+    let pool = db::connect(&database)?;
     Ok(AppState {
-        pool: db::connect(&database)?,
+        reads: tail::Reads::new(pool.clone(), config.max_streams, config.stream_heartbeat),
+        pool,
         producer: EventProducer::new(&kafka, &producer)?,
         kafka: Arc::new(kafka),
         config: Arc::new(config),

@@ -117,7 +117,10 @@ pub fn route_of(method: &str, path: &str) -> String {
     };
     let template = match path {
         "/publish" | "/events" | "/stats" | "/health" | "/healthz" | "/metrics"
-        | "/openapi.json" => path,
+        | "/openapi.json" | "/events/stream" | "/events/export" | "/topics" | "/dead-letters" => {
+            path
+        }
+        p if p.starts_with("/dead-letters/") => "/dead-letters/{id}/retry",
         p if p.starts_with("/events/") => "/events/{topic}/{event_id}",
         _ => "other",
     };

@@ -21,6 +21,21 @@ fn error_response(description: &str) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut doc = base_document();
+    let paths = doc["paths"].as_object_mut().expect("paths is an object");
+    if let Value::Object(find) = crate::openapi_find::paths() {
+        paths.extend(find);
+    }
+    let mut list_params = crate::openapi_find::filter_parameters();
+    list_params.push(crate::openapi_find::after_parameter());
+    if let Some(Value::Array(params)) = doc.pointer_mut("/paths/~1events/get/parameters") {
+        params.retain(|p| p["name"] != "topic" && p["name"] != "after");
+        params.extend(list_params);
+    }
+    doc
+}
+
+fn base_document() -> Value {
     let event = json!({
         "type": "object",
         "additionalProperties": false,
@@ -71,7 +86,7 @@ pub fn document() -> Value {
                 }
             }},
             "/events": {"get": {
-                "summary": "Stored events, newest first by default, cursor-paged by id (Link: rel=next).",
+                "summary": "Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.",
                 "parameters": [
                     {"name": "topic", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
@@ -141,6 +156,7 @@ mod tests {
         documented.sort();
         let mut served: Vec<_> = ROUTES
             .iter()
+            .chain(crate::openapi_find::ROUTES)
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .collect();
         served.sort();

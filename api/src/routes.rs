@@ -9,7 +9,7 @@ use warp::{Filter, Reply};
 
 use crate::body;
 use crate::errors::{self, ApiError};
-use crate::handlers::{events, health, publish, stats};
+use crate::handlers::{dead_letters, events, export, health, publish, stats, stream};
 use crate::metrics::route_of;
 use crate::openapi;
 use crate::state::AppState;
@@ -30,8 +30,10 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
         .unwrap_or(path);
     match path {
         "/publish" => Some("POST"),
-        "/events" | "/stats" | "/health" | "/healthz" | "/metrics" | "/openapi.json" => Some("GET"),
+        "/events" | "/stats" | "/health" | "/healthz" | "/metrics" | "/openapi.json"
+        | "/topics" | "/dead-letters" => Some("GET"),
         p if p.starts_with("/events/") => Some("GET"),
+        p if p.starts_with("/dead-letters/") && p.ends_with("/retry") => Some("POST"),
         _ => None,
     }
 }
@@ -73,6 +75,65 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
+/// A header's value when it is text.
+fn header_text(headers: &warp::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Finding logs: the live tail, the export, topics and dead letters.
+fn find_routes(
+    state: AppState,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let stream = warp::path!("events" / "stream")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .then(
+            |state, query: String, headers: warp::http::HeaderMap| async move {
+                stream::stream(state, &query, header_text(&headers, "last-event-id")).await
+            },
+        )
+        .map(respond);
+    let export = warp::path!("events" / "export")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(raw_query())
+        .then(|state, query: String| async move {
+            let params = events::parse_query_string(&query)?;
+            export::export(state, &params).await
+        })
+        .map(respond);
+    let topics = warp::path!("topics")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(dead_letters::topics)
+        .map(respond);
+    let letters = warp::path!("dead-letters")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(raw_query())
+        .then(|state, query: String| async move { dead_letters::list(state, &query).await })
+        .map(respond);
+    let retry = warp::path!("dead-letters" / String / "retry")
+        .and(warp::post())
+        .and(with_state(state))
+        .then(|id: String, state| async move { dead_letters::retry(state, &id).await })
+        .map(respond);
+    stream
+        .or(export)
+        .unify()
+        .or(topics)
+        .unify()
+        .or(letters)
+        .unify()
+        .or(retry)
+        .unify()
+}
+
 /// Every route of the API.
 pub fn routes(
     state: AppState,
@@ -90,8 +151,14 @@ pub fn routes(
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(raw_query())
-        .then(|state, query: String| async move { events::list(state, &query).await })
+        .and(warp::header::headers_cloned())
+        .then(
+            |state, query: String, headers: warp::http::HeaderMap| async move {
+                events::list(state, &query, header_text(&headers, "accept")).await
+            },
+        )
         .map(respond);
+    let find_routes = find_routes(state.clone());
     let get_one = warp::path("events")
         .and(warp::path::tail())
         .and(warp::get())
@@ -113,7 +180,7 @@ pub fn routes(
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .map(health::metrics);
+        .then(health::metrics);
     let openapi = warp::path!("openapi.json")
         .and(warp::get())
         .map(|| warp::reply::json(&openapi::document()).into_response());
@@ -126,6 +193,8 @@ pub fn routes(
 
     let api = publish
         .or(list)
+        .unify()
+        .or(find_routes)
         .unify()
         .or(get_one)
         .unify()

@@ -18,4 +18,6 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub metrics: ApiMetrics,
     pub started: Instant,
+    /// The live tail's shared poller and the stream and export limits.
+    pub reads: Arc<crate::tail::Reads>,
 }

@@ -165,6 +165,7 @@ impl Prepared {
             .map(|(t, e)| (t.as_str(), e.as_str()))
             .collect();
         let mut tally = Tally::default();
+        let stored_at = chrono::Utc::now();
         let mut topics: BTreeMap<(i32, &str), TopicDelta> = BTreeMap::new();
         for (&partition, &next) in &self.next_offsets {
             if self.entries.iter().any(|e| e.partition == partition) {
@@ -206,7 +207,13 @@ impl Prepared {
                         unique_processed: 0,
                         duplicate_dropped: 0,
                         replayed: 0,
+                        first_event_at: None,
+                        last_event_at: None,
+                        last_stored_at: None,
                     });
+                if counts.unique_processed == 1 {
+                    delta.stored(self.rows[row].event_timestamp, stored_at);
+                }
                 delta.received += counts.received;
                 delta.unique_processed += counts.unique_processed;
                 delta.duplicate_dropped += counts.duplicate_dropped;

@@ -364,6 +364,11 @@ fn generate(rng: &mut StdRng) -> Case {
                 ("/healthz", &["DELETE"][..]),
                 ("/metrics", &["POST"][..]),
                 ("/openapi.json", &["PUT"][..]),
+                ("/events/stream", &["POST", "DELETE"][..]),
+                ("/events/export", &["POST", "PUT"][..]),
+                ("/topics", &["POST", "DELETE"][..]),
+                ("/dead-letters", &["POST", "PUT"][..]),
+                ("/dead-letters/1/retry", &["GET", "PUT", "DELETE"][..]),
             ]
             .choose(rng)
             .unwrap();
@@ -404,10 +409,26 @@ fn generate(rng: &mut StdRng) -> Case {
                 body: None,
             }
         }
-        // Random query strings on GET /events.
+        // Random query strings on GET /events, its export and the dead letters.
         _ => {
             let keys = [
-                "topic", "limit", "before", "after", "order", "colour", "", "limit[]", "topic%00",
+                "topic",
+                "limit",
+                "before",
+                "after",
+                "order",
+                "colour",
+                "",
+                "limit[]",
+                "topic%00",
+                "source",
+                "from",
+                "to",
+                "q",
+                "payload",
+                "partition",
+                "error",
+                "status",
             ];
             let values = || -> Vec<String> {
                 vec![
@@ -427,6 +448,17 @@ fn generate(rng: &mut StdRng) -> Case {
                     "-9223372036854775808".into(),
                     "1".into(),
                     "%2F%2F".into(),
+                    "2026-11-25T12:00:00Z".into(),
+                    "2026-13-45T99:00:00%2B01:00".into(),
+                    "%7B%22a%22:%7B%22b%22:1%7D%7D".into(),
+                    "%7B%22a%22:%22%5Cu0000%22%7D".into(),
+                    "%5B1,2%5D".into(),
+                    "null".into(),
+                    "%25%5F%5C".into(),
+                    "a,b,,c".into(),
+                    "1.2".into(),
+                    "18446744073709551615.1".into(),
+                    "pending".into(),
                 ]
             };
             let pairs: Vec<String> = (0..rng.random_range(0..5))
@@ -440,10 +472,13 @@ fn generate(rng: &mut StdRng) -> Case {
                     format!("{key}={value}")
                 })
                 .collect();
+            let path = ["/events", "/events/export", "/dead-letters"]
+                .choose(rng)
+                .unwrap();
             Case {
                 kind: "random query",
                 method: "GET".into(),
-                path: format!("/events?{}", pairs.join("&")),
+                path: format!("{path}?{}", pairs.join("&")),
                 headers: vec![],
                 body: None,
             }

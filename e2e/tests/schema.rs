@@ -28,6 +28,7 @@ fn pg_type(diesel: &str) -> &'static str {
         "Timestamptz" => "timestamp with time zone",
         "Jsonb" => "jsonb",
         "Bytea" => "bytea",
+        "Xid8" => "xid8",
         other => panic!("schema.rs uses {other}: add it to this test's type map"),
     }
 }

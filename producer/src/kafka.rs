@@ -128,6 +128,27 @@ impl EventProducer {
         }
     }
 
+    /// Re-publishes a raw record (a dead letter's original key and value, any bytes) and
+    /// waits for its ack.
+    pub async fn republish_raw(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<Ack, PublishError> {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(error, _)| PublishError::from_kafka(error))?;
+        Self::await_ack(delivery).await
+    }
+
     /// Awaits a delivery future.
     pub async fn await_ack(delivery: DeliveryFuture) -> Result<Ack, PublishError> {
         match delivery.await {

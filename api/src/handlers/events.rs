@@ -2,13 +2,16 @@
 
 use std::collections::HashMap;
 
-use logagg_core::db::events::{self, EventQuery, Order};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use logagg_core::db::events::{self, Order, StoredEvent};
+use logagg_core::db::search::{self as search_db, After, EventQuery, FoundEvent};
+use percent_encoding::percent_decode_str;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
+use crate::handlers::export;
+use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -35,34 +38,40 @@ pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError
     Ok(params)
 }
 
-/// Parses and checks the query string of `GET /events`.
+/// The paging parameters of `GET /events`, besides the filters.
+const PAGING_PARAMS: [&str; 4] = ["limit", "before", "after", "order"];
+
+fn int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("{name} must be an integer, got {v:?}")))
+        })
+        .transpose()
+}
+
+/// Parses and checks the query string of `GET /events` (and, without `limit`, of its export).
 pub fn parse_query(params: &HashMap<String, String>) -> Result<EventQuery, ApiError> {
-    const KNOWN: [&str; 5] = ["topic", "limit", "before", "after", "order"];
-    if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!(
-            "unknown query parameter {unknown:?}; expected {}",
-            KNOWN.join(", ")
-        )));
-    }
-    let int = |name: &str| -> Result<Option<i64>, ApiError> {
-        params
-            .get(name)
-            .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    ApiError::BadRequest(format!("{name} must be an integer, got {v:?}"))
-                })
-            })
-            .transpose()
-    };
-    let limit = int("limit")?.unwrap_or(DEFAULT_LIMIT);
+    let known: Vec<&str> = FILTER_PARAMS
+        .iter()
+        .chain(&PAGING_PARAMS)
+        .copied()
+        .collect();
+    search::only_known(params, &known)?;
+    let filter = search::parse_filter(params)?;
+    let limit = int(params, "limit")?.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
     // Both cursors together select the window between them.
-    let before = int("before")?;
-    let after = int("after")?;
+    let before = int(params, "before")?;
+    let after = params
+        .get("after")
+        .map(|v| search::parse_after("after", v))
+        .transpose()?;
     let order = match params.get("order").map(String::as_str) {
         Some("asc") => Order::Asc,
         Some("desc") => Order::Desc,
@@ -76,47 +85,63 @@ pub fn parse_query(params: &HashMap<String, String>) -> Result<EventQuery, ApiEr
         }
     };
     Ok(EventQuery {
-        topic: params.get("topic").cloned().filter(|t| !t.is_empty()),
-        limit,
+        filter,
+        order,
         before,
         after,
-        order,
+        until: None,
+        limit: Some(limit),
     })
 }
 
-/// Whether PostgreSQL can hold `text` at all. A NUL character never can (it even refuses it as
-/// a query parameter), so a topic or id holding one is simply unknown and the database is not
-/// asked.
-fn storable(text: &str) -> bool {
-    !text.contains('\0')
+/// Resolves a plain `after=<id>` of an oldest-first read to that row's commit position.
+pub async fn resolve(
+    conn: &mut logagg_core::db::Conn,
+    mut query: EventQuery,
+) -> Result<EventQuery, ApiError> {
+    if let (Order::Asc, Some(After::Id(id))) = (query.order, query.after) {
+        query.after = Some(After::Commit(search_db::resolve_after(conn, id).await?));
+    }
+    Ok(query)
 }
 
-pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
-    let query = parse_query(&parse_query_string(raw_query)?)?;
-    if query.topic.as_deref().is_some_and(|t| !storable(t)) {
+pub async fn list(
+    state: AppState,
+    raw_query: &str,
+    accept: Option<String>,
+) -> Result<Response, ApiError> {
+    let params = parse_query_string(raw_query)?;
+    if accept.is_some_and(|a| a.contains(export::NDJSON)) {
+        return export::export(state, &params).await;
+    }
+    let query = parse_query(&params)?;
+    if !search::satisfiable(&query.filter) {
         return Ok(warp::reply::json(&Vec::<()>::new()).into_response());
     }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let mut conn = state
         .pool
         .get()
         .await
         .map_err(logagg_core::db::DbError::from)?;
+    let query = resolve(&mut conn, query).await?;
     // One row more than asked tells whether a next page exists, so the last page has no Link.
-    let mut rows = events::list(
+    let mut rows = search_db::find(
         &mut conn,
         &EventQuery {
-            limit: query.limit + 1,
+            limit: Some(limit + 1),
             ..query.clone()
         },
     )
     .await?;
     drop(conn);
-    let more = rows.len() as i64 > query.limit;
-    rows.truncate(query.limit as usize);
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     let next = more
-        .then(|| rows.last().map(|r| next_link(&query, r.id)))
+        .then(|| rows.last().map(|r| next_link(&query, r)))
         .flatten();
-    let mut response = warp::reply::json(&rows).into_response();
+    let events: Vec<&StoredEvent> = rows.iter().map(|r| &r.event).collect();
+    let mut response = warp::reply::json(&events).into_response();
     if let Some(link) = next {
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
@@ -126,29 +151,34 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
 }
 
 /// `Link: </events?...>; rel="next"` continuing after the last row of this page, keeping the
-/// topic, the limit and the cursor bounding the other end.
-fn next_link(query: &EventQuery, last_id: i64) -> String {
-    let mut parts = Vec::new();
-    if let Some(topic) = &query.topic {
-        parts.push(format!(
-            "topic={}",
-            utf8_percent_encode(topic, NON_ALPHANUMERIC)
-        ));
-    }
-    parts.push(format!("limit={}", query.limit));
+/// filters, the limit and the cursor bounding the other end. Oldest first continues from the
+/// row's commit position `<tx>.<id>`; newest first from its id, as always.
+fn next_link(query: &EventQuery, last: &FoundEvent) -> String {
+    let mut parts = search::encode_filter(&query.filter);
+    parts.push(format!("limit={}", query.limit.unwrap_or(DEFAULT_LIMIT)));
     match query.order {
         Order::Desc => {
-            parts.push(format!("before={last_id}"));
-            parts.extend(query.after.map(|after| format!("after={after}")));
+            parts.push(format!("before={}", last.event.id));
+            parts.extend(query.after.map(|after| match after {
+                After::Id(id) => format!("after={id}"),
+                After::Commit(c) => format!("after={c}"),
+            }));
             parts.push("order=desc".into());
         }
         Order::Asc => {
-            parts.push(format!("after={last_id}"));
+            parts.push(format!("after={}", last.cursor()));
             parts.extend(query.before.map(|before| format!("before={before}")));
             parts.push("order=asc".into());
         }
     }
     format!("</events?{}>; rel=\"next\"", parts.join("&"))
+}
+
+/// Whether PostgreSQL can hold `text` at all. A NUL character never can (it even refuses it as
+/// a query parameter), so a topic or id holding one is simply unknown and the database is not
+/// asked.
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
@@ -189,10 +219,28 @@ mod tests {
             .collect()
     }
 
+    fn found(id: i64, tx: &str) -> FoundEvent {
+        let now = chrono::Utc::now();
+        FoundEvent {
+            event: StoredEvent {
+                id,
+                topic: "t".into(),
+                event_id: "e".into(),
+                timestamp: now,
+                source: "s".into(),
+                payload: serde_json::json!({}),
+                processed_at: now,
+                kafka_partition: 0,
+                kafka_offset: 0,
+            },
+            tx: tx.into(),
+        }
+    }
+
     #[test]
     fn defaults_are_newest_first_limit_100() {
         let q = parse_query(&params(&[])).unwrap();
-        assert_eq!((q.limit, q.order), (100, Order::Desc));
+        assert_eq!((q.limit, q.order), (Some(100), Order::Desc));
     }
 
     #[test]
@@ -202,8 +250,10 @@ mod tests {
             &[("limit", "1001")],
             &[("limit", "x")],
             &[("before", "x")],
+            &[("after", "1.x")],
             &[("order", "up")],
             &[("colour", "red")],
+            &[("from", "soon")],
         ] {
             assert!(parse_query(&params(bad)).is_err(), "{bad:?}");
         }
@@ -224,13 +274,13 @@ mod tests {
         let q = parse_query(&params(&[("before", "9"), ("after", "2"), ("limit", "3")])).unwrap();
         assert_eq!(q.order, Order::Desc);
         assert_eq!(
-            next_link(&q, 6),
+            next_link(&q, &found(6, "100")),
             "</events?limit=3&before=6&after=2&order=desc>; rel=\"next\""
         );
     }
 
     #[test]
-    fn next_link_keeps_the_filters() {
+    fn next_link_keeps_the_filters_and_continues_in_commit_order() {
         let q = parse_query(&params(&[
             ("topic", "a/b"),
             ("limit", "2"),
@@ -238,8 +288,8 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            next_link(&q, 9),
-            "</events?topic=a%2Fb&limit=2&after=9&order=asc>; rel=\"next\""
+            next_link(&q, &found(9, "731")),
+            "</events?topic=a%2Fb&limit=2&after=731.9&order=asc>; rel=\"next\""
         );
     }
 }

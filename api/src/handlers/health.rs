@@ -8,6 +8,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Reply;
 
+use logagg_core::db::dead_letters;
+
 use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -58,11 +60,29 @@ pub fn healthz() -> Response {
     warp::reply::json(&json!({"status": "alive"})).into_response()
 }
 
-pub fn metrics(state: AppState) -> Response {
-    warp::reply::with_header(
-        state.metrics.render(),
-        "content-type",
-        "text/plain; version=0.0.4",
-    )
-    .into_response()
+/// The API's own metrics plus the pending dead letters (omitted while PostgreSQL is down).
+pub async fn metrics(state: AppState) -> Response {
+    let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut conn = state.pool.get().await.ok()?;
+        dead_letters::pending(&mut conn, &state.kafka.group)
+            .await
+            .ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    let mut text = state.metrics.render();
+    if let Some(pending) = pending {
+        text += &format!(
+            "# HELP logagg_dead_letters Dead letters not retried yet.\n\
+             # TYPE logagg_dead_letters gauge\n\
+             logagg_dead_letters {}\n\
+             # HELP logagg_dead_letter_oldest_age_seconds Age of the oldest dead letter not retried yet (0 when none).\n\
+             # TYPE logagg_dead_letter_oldest_age_seconds gauge\n\
+             logagg_dead_letter_oldest_age_seconds {}\n",
+            pending.count,
+            pending.oldest_age_seconds.unwrap_or(0.0)
+        );
+    }
+    warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
 }

@@ -1,6 +1,10 @@
 //! Request handlers, one module per resource; filters live in `routes`.
 
+pub mod dead_letters;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod publish;
+pub mod search;
 pub mod stats;
+pub mod stream;

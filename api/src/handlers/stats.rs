@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use logagg_core::db::progress::Counts;
-use logagg_core::db::{counters, events, progress, DbError};
+use logagg_core::db::{counters, dead_letters, events, progress, DbError};
 use serde_json::{json, Map, Value};
 use warp::reply::Response;
 use warp::Reply;
@@ -20,6 +20,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let stored_events = events::count(&mut conn).await?;
+    let dead = dead_letters::pending(&mut conn, &state.kafka.group).await?;
     drop(conn);
     let mut total = Counts::default();
     for row in &rows {
@@ -63,6 +64,8 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         "invalid": total.invalid,
         "replayed": total.replayed,
         "stored_events": stored_events,
+        "dead_letters": dead.count,
+        "dead_letters_oldest_age_seconds": dead.oldest_age_seconds,
         "topics": topics.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
         "per_topic": per_topic,
         "consumer_lag": lag,

@@ -1,7 +1,10 @@
 //! `topic_counters`: counters per logical event topic, one row per (group, Kafka topic,
 //! partition, event topic) so only the partition's lock holder writes it.
 
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -21,6 +24,23 @@ pub struct TopicDelta {
     pub unique_processed: i64,
     pub duplicate_dropped: i64,
     pub replayed: i64,
+    /// Earliest and latest event time among the rows this batch stored for the topic.
+    pub first_event_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// When the batch stored a row of the topic (`None` when it stored none).
+    pub last_stored_at: Option<DateTime<Utc>>,
+}
+
+impl TopicDelta {
+    /// Widens the event-time bounds with a row stored at `stored_at`.
+    pub fn stored(&mut self, event_time: DateTime<Utc>, stored_at: DateTime<Utc>) {
+        self.first_event_at = Some(
+            self.first_event_at
+                .map_or(event_time, |t| t.min(event_time)),
+        );
+        self.last_event_at = Some(self.last_event_at.map_or(event_time, |t| t.max(event_time)));
+        self.last_stored_at = Some(stored_at);
+    }
 }
 
 /// Summed counters of one event topic.
@@ -51,6 +71,16 @@ pub async fn add(conn: &mut AsyncPgConnection, deltas: &[TopicDelta]) -> Result<
             tc::unique_processed.eq(tc::unique_processed + excluded(tc::unique_processed)),
             tc::duplicate_dropped.eq(tc::duplicate_dropped + excluded(tc::duplicate_dropped)),
             tc::replayed.eq(tc::replayed + excluded(tc::replayed)),
+            // LEAST/GREATEST skip NULLs: a batch that stored nothing keeps the bounds.
+            tc::first_event_at.eq(sql::<Nullable<Timestamptz>>(
+                "LEAST(topic_counters.first_event_at, excluded.first_event_at)",
+            )),
+            tc::last_event_at.eq(sql::<Nullable<Timestamptz>>(
+                "GREATEST(topic_counters.last_event_at, excluded.last_event_at)",
+            )),
+            tc::last_stored_at.eq(sql::<Nullable<Timestamptz>>(
+                "GREATEST(topic_counters.last_stored_at, excluded.last_stored_at)",
+            )),
         ))
         .execute(conn)
         .await?;
@@ -88,6 +118,65 @@ pub async fn by_topic(
         counts.replayed += replayed;
     }
     Ok(out)
+}
+
+/// One topic as `GET /topics` shows it: stored rows, event-time bounds, last store time and
+/// the counters.
+#[derive(Debug, Clone, PartialEq, Serialize, QueryableByName)]
+pub struct TopicSummary {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub topic: String,
+    /// Rows stored (the topic's `unique_processed`: every stored row was counted once).
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub stored: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub first_event_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub last_event_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    #[serde(serialize_with = "optional_rfc3339")]
+    pub last_stored_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub received: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub unique_processed: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub duplicate_dropped: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub replayed: i64,
+}
+
+fn optional_rfc3339<S: serde::Serializer>(
+    ts: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(ts) => s.serialize_str(&crate::event::format_timestamp(ts)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Every topic of the group with its bounds and counters, sorted by name; reads only
+/// `topic_counters` (one row per partition and topic), never `events`.
+pub async fn summaries(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+    kafka_topic: &str,
+) -> Result<Vec<TopicSummary>, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT topic, sum(unique_processed)::int8 AS stored, min(first_event_at) AS first_event_at, \
+                max(last_event_at) AS last_event_at, max(last_stored_at) AS last_stored_at, \
+                sum(received)::int8 AS received, sum(unique_processed)::int8 AS unique_processed, \
+                sum(duplicate_dropped)::int8 AS duplicate_dropped, sum(replayed)::int8 AS replayed \
+         FROM topic_counters WHERE consumer_group = $1 AND kafka_topic = $2 \
+         GROUP BY topic ORDER BY topic",
+    )
+    .bind::<diesel::sql_types::Text, _>(group)
+    .bind::<diesel::sql_types::Text, _>(kafka_topic)
+    .load(conn)
+    .await?)
 }
 
 /// Deletes a group's topic counters (the consumer's `replay --rebuild`).

@@ -27,7 +27,7 @@ pub struct NewEvent {
 }
 
 /// A stored event as the API returns it.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Serialize)]
 #[diesel(table_name = events)]
 pub struct StoredEvent {
     pub id: i64,
@@ -97,47 +97,13 @@ pub async fn insert_new(
     Ok(inserted)
 }
 
-/// Which way `GET /events` walks a topic.
+/// Which way `GET /events` walks: newest first by id, or oldest first in commit order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
     /// Newest first (the default).
     Desc,
     /// Publish order.
     Asc,
-}
-
-/// Filters of `GET /events`.
-#[derive(Debug, Clone)]
-pub struct EventQuery {
-    pub topic: Option<String>,
-    pub limit: i64,
-    /// Only ids strictly below this one.
-    pub before: Option<i64>,
-    /// Only ids strictly above this one.
-    pub after: Option<i64>,
-    pub order: Order,
-}
-
-/// Lists stored events with cursor paging on `id`.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    query: &EventQuery,
-) -> Result<Vec<StoredEvent>, DbError> {
-    let mut sql = events::table.select(StoredEvent::as_select()).into_boxed();
-    if let Some(topic) = &query.topic {
-        sql = sql.filter(events::topic.eq(topic.clone()));
-    }
-    if let Some(before) = query.before {
-        sql = sql.filter(events::id.lt(before));
-    }
-    if let Some(after) = query.after {
-        sql = sql.filter(events::id.gt(after));
-    }
-    sql = match query.order {
-        Order::Desc => sql.order(events::id.desc()),
-        Order::Asc => sql.order(events::id.asc()),
-    };
-    Ok(sql.limit(query.limit).load(conn).await?)
 }
 
 /// One event by its key.

@@ -7,6 +7,8 @@ pub mod events;
 pub mod pool;
 pub mod progress;
 pub mod schema;
+pub mod search;
+pub mod tail;
 
 pub use pool::{connect, run_migrations, Conn, Pool};
 

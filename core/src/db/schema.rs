@@ -1,5 +1,11 @@
 // @generated-equivalent: mirrors migrations/ exactly (what `diesel print-schema` prints).
 
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "xid8"))]
+    pub struct Xid8;
+}
+
 diesel::table! {
     dead_letters (id) {
         id -> Int8,
@@ -11,10 +17,14 @@ diesel::table! {
         record_value -> Nullable<Bytea>,
         error -> Text,
         created_at -> Timestamptz,
+        retried_at -> Nullable<Timestamptz>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Xid8;
+
     events (id) {
         id -> Int8,
         topic -> Text,
@@ -25,6 +35,7 @@ diesel::table! {
         kafka_partition -> Int4,
         kafka_offset -> Int8,
         processed_at -> Timestamptz,
+        tx -> Xid8,
     }
 }
 
@@ -53,6 +64,9 @@ diesel::table! {
         unique_processed -> Int8,
         duplicate_dropped -> Int8,
         replayed -> Int8,
+        first_event_at -> Nullable<Timestamptz>,
+        last_event_at -> Nullable<Timestamptz>,
+        last_stored_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,0 +1,231 @@
+//! `GET /topics`, `GET /dead-letters` (paged, filtered; raw key and value as UTF-8 when valid,
+//! base64 otherwise) and `POST /dead-letters/{id}/retry` (re-publishes the raw record to the
+//! Kafka topic and marks the dead letter retried).
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use logagg_core::db::dead_letters::{self, DeadLetterQuery, StoredDeadLetter};
+use logagg_core::db::{counters, DbError};
+use serde_json::{json, Value};
+use warp::http::{header, HeaderValue};
+use warp::reply::Response;
+use warp::Reply;
+
+use crate::errors::ApiError;
+use crate::handlers::events::parse_query_string;
+use crate::handlers::search;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+pub async fn topics(state: AppState) -> Result<Response, ApiError> {
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let topics = counters::summaries(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
+    Ok(warp::reply::json(&topics).into_response())
+}
+
+/// Raw bytes as `{"<name>": text, "<name>_encoding": "utf8" | "base64"}` fields.
+fn raw(name: &str, bytes: &Option<Vec<u8>>, out: &mut serde_json::Map<String, Value>) {
+    let (text, encoding) = match bytes {
+        None => (Value::Null, Value::Null),
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(text) => (json!(text), json!("utf8")),
+            Err(_) => (
+                json!(base64::engine::general_purpose::STANDARD.encode(b)),
+                json!("base64"),
+            ),
+        },
+    };
+    out.insert(name.to_owned(), text);
+    out.insert(format!("{name}_encoding"), encoding);
+}
+
+fn render(letter: &StoredDeadLetter) -> Value {
+    let time = logagg_core::event::format_timestamp;
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(letter.id));
+    out.insert("kafka_topic".into(), json!(letter.kafka_topic));
+    out.insert("partition".into(), json!(letter.kafka_partition));
+    out.insert("offset".into(), json!(letter.kafka_offset));
+    raw("key", &letter.record_key, &mut out);
+    raw("value", &letter.record_value, &mut out);
+    out.insert("error".into(), json!(letter.error));
+    out.insert("created_at".into(), json!(time(&letter.created_at)));
+    out.insert(
+        "retried_at".into(),
+        json!(letter.retried_at.as_ref().map(time)),
+    );
+    Value::Object(out)
+}
+
+fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> {
+    const KNOWN: [&str; 7] = [
+        "partition",
+        "error",
+        "from",
+        "to",
+        "status",
+        "before",
+        "limit",
+    ];
+    search::only_known(params, &KNOWN)?;
+    let int = |name: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    ApiError::BadRequest(format!("{name}: must be an integer, got {v:?}"))
+                })
+            })
+            .transpose()
+    };
+    let partition = int("partition")?
+        .map(|p| {
+            i32::try_from(p)
+                .ok()
+                .filter(|p| *p >= 0)
+                .ok_or_else(|| ApiError::BadRequest("partition: must be a partition number".into()))
+        })
+        .transpose()?;
+    let limit = int("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit: must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let time = search::parse_filter(
+        &params
+            .iter()
+            .filter(|(k, _)| *k == "from" || *k == "to")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )?;
+    let pending = match params.get("status").map(String::as_str) {
+        None | Some("all") => None,
+        Some("pending") => Some(true),
+        Some("retried") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "status: must be pending, retried or all, got {other:?}"
+            )))
+        }
+    };
+    let error = params.get("error").cloned();
+    if error.as_deref().is_some_and(|e| e.contains('\0')) {
+        return Err(ApiError::BadRequest(
+            "error: must not contain a NUL character".into(),
+        ));
+    }
+    Ok(DeadLetterQuery {
+        partition,
+        error,
+        from: time.from,
+        to: time.to,
+        pending,
+        before: int("before")?,
+        limit,
+    })
+}
+
+pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
+    let params = parse_query_string(raw_query)?;
+    let query = parse(&params)?;
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let mut rows = dead_letters::page(
+        &mut conn,
+        &state.kafka.group,
+        &DeadLetterQuery {
+            limit: query.limit + 1,
+            ..query.clone()
+        },
+    )
+    .await?;
+    drop(conn);
+    let more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit as usize);
+    let body: Vec<Value> = rows.iter().map(render).collect();
+    let mut response = warp::reply::json(&body).into_response();
+    if let (true, Some(last)) = (more, rows.last()) {
+        // The same query continued below the last id.
+        let mut parts: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| *k != "before")
+            .map(|(k, v)| {
+                let enc = |s: &str| {
+                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                };
+                format!("{}={}", enc(k), enc(v))
+            })
+            .collect();
+        parts.sort();
+        parts.push(format!("before={}", last.id));
+        let link = format!("</dead-letters?{}>; rel=\"next\"", parts.join("&"));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// `POST /dead-letters/{id}/retry`: the record goes back to the Kafka topic exactly as it was
+/// read (the consumer then judges it again, e.g. after a fix); the dead letter is marked.
+pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
+    let missing = || ApiError::NotFound(format!("no dead letter {id:?}"));
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let letter = dead_letters::get(&mut conn, &state.kafka.group, id)
+        .await?
+        .ok_or_else(missing)?;
+    drop(conn);
+    let ack = state
+        .producer
+        .republish_raw(letter.record_key.as_deref(), letter.record_value.as_deref())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("broker did not take the record: {e}")))?;
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    dead_letters::mark_retried(&mut conn, id).await?;
+    let letter = dead_letters::get(&mut conn, &state.kafka.group, id)
+        .await?
+        .ok_or_else(missing)?;
+    Ok(warp::reply::json(&json!({
+        "status": "republished",
+        "partition": ack.partition,
+        "offset": ack.offset,
+        "dead_letter": render(&letter),
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_bytes_are_text_when_utf8_else_base64() {
+        let mut out = serde_json::Map::new();
+        raw("key", &Some(b"ok".to_vec()), &mut out);
+        raw("value", &Some(vec![0xff, 0x00]), &mut out);
+        assert_eq!(
+            Value::Object(out),
+            json!({"key": "ok", "key_encoding": "utf8", "value": "/wA=", "value_encoding": "base64"})
+        );
+    }
+
+    #[test]
+    fn malformed_parameters_name_themselves() {
+        for (name, value) in [
+            ("partition", "-1"),
+            ("limit", "0"),
+            ("status", "x"),
+            ("from", "x"),
+            ("before", "x"),
+        ] {
+            let params: HashMap<String, String> = [(name.to_string(), value.to_string())].into();
+            let error = parse(&params).unwrap_err().to_string();
+            assert!(error.starts_with(name), "{name}={value}: {error}");
+        }
+    }
+}

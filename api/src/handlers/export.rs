@@ -1,0 +1,115 @@
+//! The NDJSON export of a `GET /events` query (`GET /events/export`, or `GET /events` with
+//! `Accept: application/x-ndjson`): every matching row, no cap, one event per line, streamed in
+//! constant memory from one consistent snapshot (a REPEATABLE READ READ ONLY transaction read
+//! in keyset batches).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use logagg_core::db::events::Order;
+use logagg_core::db::search::{self as search_db, After, EventQuery};
+use logagg_core::db::DbError;
+use warp::http::{header, HeaderValue};
+use warp::reply::Response;
+use warp::Reply;
+
+use crate::errors::ApiError;
+use crate::handlers::events;
+use crate::state::AppState;
+
+pub const NDJSON: &str = "application/x-ndjson";
+/// Rows per keyset batch: bounds the memory of one export (a few MB of rows and JSON).
+const BATCH_ROWS: i64 = 2_000;
+/// Batches serialized ahead of a slow client.
+const BATCHES_AHEAD: usize = 2;
+
+pub async fn export(
+    state: AppState,
+    params: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    if params.contains_key("limit") {
+        return Err(ApiError::BadRequest(
+            "limit: an export has no row limit; narrow it with the filters or before/after".into(),
+        ));
+    }
+    let mut query = events::parse_query(params)?;
+    query.limit = Some(BATCH_ROWS);
+    let permit = state
+        .reads
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable("too many exports running; retry later".into()))?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(BATCHES_AHEAD);
+    if search_db_satisfiable(&query) {
+        let mut conn = state.pool.get().await.map_err(DbError::from)?;
+        let query = events::resolve(&mut conn, query).await?;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let outcome = conn
+                .build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(async move |conn| stream_rows(conn, query, sender).await)
+                .await;
+            match outcome {
+                Ok(()) | Err(diesel::result::Error::RollbackTransaction) => {}
+                // The status line is gone already: the client sees a truncated body.
+                Err(error) => tracing::warn!(%error, "export failed midway"),
+            }
+        });
+    }
+    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), receiver))
+    });
+    let mut response = Response::new(warp::hyper::Body::wrap_stream(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    Ok(response.into_response())
+}
+
+fn search_db_satisfiable(query: &EventQuery) -> bool {
+    crate::handlers::search::satisfiable(&query.filter)
+}
+
+/// Reads `query` batch after batch inside the caller's transaction and sends each batch as
+/// NDJSON; a vanished client rolls the (read-only) transaction back.
+async fn stream_rows(
+    conn: &mut diesel_async::AsyncPgConnection,
+    mut query: EventQuery,
+    sender: tokio::sync::mpsc::Sender<Bytes>,
+) -> Result<(), diesel::result::Error> {
+    let bound = query.before;
+    loop {
+        let rows = search_db::find(conn, &query).await.map_err(|e| match e {
+            DbError::Query(e) => e,
+            other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+        })?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        match query.order {
+            Order::Desc => {
+                query.before = Some(bound.map_or(last.event.id, |b| b.min(last.event.id)))
+            }
+            Order::Asc => query.after = Some(After::Commit(last.cursor())),
+        }
+        let mut chunk = Vec::with_capacity(rows.len() * 256);
+        for row in &rows {
+            serde_json::to_writer(&mut chunk, &row.event)
+                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+            chunk.push(b'\n');
+        }
+        let full = rows.len() as i64 == query.limit.unwrap_or(BATCH_ROWS);
+        if sender.send(Bytes::from(chunk)).await.is_err() {
+            return Err(diesel::result::Error::RollbackTransaction);
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
