@@ -207,7 +207,7 @@ impl Statement {
                     );
                     self.sql += &format!(" AND (tx, id) <= ({tx}::xid8, {id})");
                 }
-                self.sql += " ORDER BY tx, id";
+                self.sql += " ORDER BY events.tx, events.id";
             }
         }
         if let Some(limit) = query.limit {
@@ -351,6 +351,9 @@ mod tests {
         let sql = sql_of(&query);
         assert!(sql.contains("topic = ANY($1)"), "{sql}");
         assert!(sql.contains("(tx, id) > ($8::xid8, $9)"), "{sql}");
-        assert!(sql.ends_with("ORDER BY tx, id LIMIT $10"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY events.tx, events.id LIMIT $10"),
+            "{sql}"
+        );
     }
 }

@@ -31,7 +31,7 @@ pub async fn head(conn: &mut AsyncPgConnection) -> Result<CommitCursor, DbError>
     }
     let rows: Vec<Head> = diesel::sql_query(
         "SELECT tx::text AS tx, id FROM events \
-         WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1",
+         WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY events.tx DESC, events.id DESC LIMIT 1",
     )
     .load(conn)
     .await?;
@@ -54,7 +54,7 @@ pub async fn after(
     let mut rows: Vec<TailRow> = diesel::sql_query(format!(
         "SELECT {EVENT_COLUMNS}, {SEARCH_TEXT} AS search_text FROM events \
          WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) AND (tx, id) > ($1::xid8, $2) \
-         ORDER BY tx, id LIMIT $3"
+         ORDER BY events.tx, events.id LIMIT $3"
     ))
     .bind::<Text, _>(after.tx.to_string())
     .bind::<Int8, _>(after.id)
