@@ -51,5 +51,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 	cargo clippy --workspace --all-targets -- -D warnings
 
 unit: ## the tests that need no service: unit tests and the pure-logic test files
+	cargo build --workspace --bins
 	cargo test --workspace --lib --bins
 	cargo test -p logagg-core --tests
+	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config

@@ -9,6 +9,7 @@
 #
 # Environment (besides every LOGAGG_* variable of docs/CONFIGURATION.md):
 #   LOGAGG_RUN_PROFILE=debug       use debug binaries (cargo build) instead of release ones
+#   LOGAGG_RUN_BUILD=no            use the binaries already built (the tests do: cargo is busy)
 #   LOGAGG_RUN_DEMO_EVENTS=N       size of the demo load (default 20000; 0 skips it)
 #   LOGAGG_RUN_START_TIMEOUT=SECS  how long the API may take to answer /health (default 60)
 set -euo pipefail
@@ -38,13 +39,14 @@ for addr in "$api_addr" "$consumer_addr"; do
 done
 echo "$$" >"$run_dir/run.pid"
 
-case "$profile" in
-  release)
+case "$profile:${LOGAGG_RUN_BUILD:-yes}" in
+  release:yes)
     info "building release binaries (first time: several minutes)"
     cargo build --release --bins --quiet
     ;;
-  debug) cargo build --bins --quiet ;;
-  *) die "LOGAGG_RUN_PROFILE=$profile: expected release or debug" ;;
+  debug:yes) cargo build --bins --quiet ;;
+  release:no | debug:no) ;;
+  *) die "LOGAGG_RUN_PROFILE=$profile LOGAGG_RUN_BUILD=${LOGAGG_RUN_BUILD:-}: expected release or debug, and yes or no" ;;
 esac
 bin="${CARGO_TARGET_DIR:-$LOGAGG_ROOT/target}/$profile"
 

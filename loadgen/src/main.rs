@@ -120,7 +120,9 @@ enum Command {
     },
 }
 
-fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
+/// The producer, once the broker answered for the topic: an unreachable broker is one clear
+/// error naming it, not a stream of retries.
+async fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
     let mut kafka = KafkaConfig::from_env()?;
     if let Some(brokers) = &target.brokers {
         kafka.brokers = brokers.clone();
@@ -130,7 +132,17 @@ fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
     }
     let mut tuning = ProducerConfig::from_env()?;
     tuning.delivery_timeout = publish_timeout(&tuning);
-    Ok(EventProducer::new(&kafka, &tuning)?)
+    let producer = EventProducer::new(&kafka, &tuning)?;
+    let (probe, timeout) = (producer.clone(), tuning.delivery_timeout);
+    tokio::task::spawn_blocking(move || probe.broker_reachable(timeout))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot reach Kafka at {} for topic {}",
+                kafka.brokers, kafka.topic
+            )
+        })?;
+    Ok(producer)
 }
 
 /// LOGAGG_PUBLISH_TIMEOUT_MS when set, else [`CLI_PUBLISH_TIMEOUT`].
@@ -152,9 +164,9 @@ fn api_client(target: &Target) -> anyhow::Result<ApiClient> {
     ))
 }
 
-fn via(target: &Target) -> anyhow::Result<Via> {
+async fn via(target: &Target) -> anyhow::Result<Via> {
     Ok(match target.via {
-        Route::Kafka => Via::Kafka(kafka_producer(target)?),
+        Route::Kafka => Via::Kafka(kafka_producer(target).await?),
         Route::Http => Via::Http(api_client(target)?),
     })
 }
@@ -253,7 +265,7 @@ async fn load(
         ),
         None => Default::default(),
     };
-    let report = load::run(&plan, &via(target)?, options, progress).await?;
+    let report = load::run(&plan, &via(target).await?, options, progress).await?;
     println!("{}", report.summary());
     let Some(timeout) = verify_timeout else {
         return Ok(());
@@ -309,7 +321,7 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
         }
         bail!("{} invalid line(s); nothing was published", errors.len());
     }
-    match via(target)? {
+    match via(target).await? {
         Via::Kafka(producer) => {
             let acks = producer.publish(&events).await?;
             println!(
