@@ -6,6 +6,7 @@ pub mod dead_letters;
 pub mod events;
 pub mod pool;
 pub mod progress;
+pub mod query_forms;
 pub mod schema;
 pub mod search;
 pub mod tail;
