@@ -75,12 +75,22 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
-/// A header's value when it is text.
-fn header_text(headers: &warp::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+/// What the read handlers take: the state, the raw query string and one header's value when
+/// it is text.
+fn read_request(
+    state: AppState,
+    header: &'static str,
+) -> impl Filter<Extract = (AppState, String, Option<String>), Error = Infallible> + Clone {
+    with_state(state)
+        .and(raw_query())
+        .and(
+            warp::header::headers_cloned().map(move |headers: warp::http::HeaderMap| {
+                headers
+                    .get(header)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            }),
+        )
 }
 
 /// Finding logs: the live tail, the export, topics and dead letters.
@@ -89,14 +99,10 @@ fn find_routes(
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let stream = warp::path!("events" / "stream")
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(raw_query())
-        .and(warp::header::headers_cloned())
-        .then(
-            |state, query: String, headers: warp::http::HeaderMap| async move {
-                stream::stream(state, &query, header_text(&headers, "last-event-id")).await
-            },
-        )
+        .and(read_request(state.clone(), "last-event-id"))
+        .then(|state, query: String, last_event_id| async move {
+            stream::stream(state, &query, last_event_id).await
+        })
         .map(respond);
     let export = warp::path!("events" / "export")
         .and(warp::get())
@@ -149,13 +155,9 @@ pub fn routes(
         .then(publish::publish);
     let list = warp::path!("events")
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(raw_query())
-        .and(warp::header::headers_cloned())
+        .and(read_request(state.clone(), "accept"))
         .then(
-            |state, query: String, headers: warp::http::HeaderMap| async move {
-                events::list(state, &query, header_text(&headers, "accept")).await
-            },
+            |state, query: String, accept| async move { events::list(state, &query, accept).await },
         )
         .map(respond);
     let find_routes = find_routes(state.clone());

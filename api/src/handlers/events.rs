@@ -211,13 +211,7 @@ pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::handlers::search::tests::params;
 
     fn found(id: i64, tx: &str) -> FoundEvent {
         let now = chrono::Utc::now();

@@ -20,6 +20,8 @@ use crate::state::AppState;
 pub const NDJSON: &str = "application/x-ndjson";
 /// Rows per keyset batch: bounds the memory of one export (a few MB of rows and JSON).
 const BATCH_ROWS: i64 = 2_000;
+/// How long an export waits for a free slot before answering 503.
+const EXPORT_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Batches serialized ahead of a slow client.
 const BATCHES_AHEAD: usize = 2;
 
@@ -34,12 +36,15 @@ pub async fn export(
     }
     let mut query = events::parse_query(params)?;
     query.limit = Some(BATCH_ROWS);
-    let permit = state
-        .reads
-        .exports
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Unavailable("too many exports running; retry later".into()))?;
+    // A short wait for a running export to end before refusing.
+    let busy = || ApiError::Unavailable("too many exports running; retry later".into());
+    let permit = tokio::time::timeout(
+        EXPORT_SLOT_WAIT,
+        state.reads.exports.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|_| busy())?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(BATCHES_AHEAD);
     if search_db_satisfiable(&query) {
         let mut conn = state.pool.get().await.map_err(DbError::from)?;

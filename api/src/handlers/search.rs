@@ -188,10 +188,11 @@ pub fn encode_filter(filter: &EventFilter) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    /// Query parameters from pairs (shared by the handlers' tests).
+    pub(crate) fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
