@@ -7,6 +7,7 @@ use warp::http::HeaderValue;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::auth;
 use crate::body;
 use crate::errors::{self, ApiError};
 use crate::handlers::{events, health, publish, stats};
@@ -23,7 +24,7 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 }
 
 /// The methods a known path serves, for `Allow`; `None` for an unknown path.
-fn allowed_methods(path: &str) -> Option<&'static str> {
+pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
     let path = path
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
@@ -124,7 +125,12 @@ pub fn routes(
         .and(warp::body::stream())
         .then(move |path, body| fallback(path, body, body_limit));
 
-    let api = publish
+    // Access control first: a request without the scope its route needs gets its 401/403
+    // here, before any handler (the body is drained so the connection stays usable).
+    let denied = auth::deny_unless_allowed(state.auth.clone(), body_limit);
+    let api = denied
+        .or(publish)
+        .unify()
         .or(list)
         .unify()
         .or(get_one)
@@ -176,7 +182,8 @@ pub fn routes(
                 "http",
                 method = %info.method(),
                 path = %info.path(),
-                request_id = tracing::field::Empty
+                request_id = tracing::field::Empty,
+                token = tracing::field::Empty
             )
         }))
 }

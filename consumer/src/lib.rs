@@ -28,6 +28,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
+    // Wrong credentials or certificates stop the start here, with the cause.
+    logagg_core::broker_access::check_at_start(&kafka)
+        .await
+        .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
         .context("applying database migrations")?;

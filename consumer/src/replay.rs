@@ -64,7 +64,9 @@ pub async fn replay(
     target: &ReplayTarget,
     rebuild: bool,
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut client = ClientConfig::new();
+    kafka.security.apply(&mut client);
+    let consumer: BaseConsumer = client
         .set("bootstrap.servers", &kafka.brokers)
         .set("group.id", &kafka.group)
         .set("enable.auto.commit", "false")

@@ -97,7 +97,9 @@ pub fn create_consumer(
         topic: kafka.topic.clone(),
         positions: Arc::default(),
     };
-    let consumer: GroupConsumer = ClientConfig::new()
+    let mut client = ClientConfig::new();
+    kafka.security.apply(&mut client);
+    let consumer: GroupConsumer = client
         .set("bootstrap.servers", &kafka.brokers)
         .set("group.id", &kafka.group)
         .set("enable.auto.commit", "false")

@@ -5,9 +5,12 @@
 //! [`db::DbError`]); binaries wrap them with `anyhow::Context` at their edges, and the api maps
 //! errors to HTTP statuses in one place (`logagg_api::errors`).
 
+pub mod broker_access;
 pub mod config;
 pub mod db;
 pub mod event;
+pub mod kafka_security;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 

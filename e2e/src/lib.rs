@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use logagg_core::config::{DatabaseConfig, KafkaConfig, ProducerConfig};
 use logagg_core::db::{self, progress::Counts};
 use logagg_core::Event;
@@ -103,7 +103,7 @@ impl TestEnv {
             uuid::Uuid::new_v4().simple().to_string().split_at(10).0
         );
         let admin = admin_database_url();
-        let mut conn = AsyncPgConnection::establish(&admin)
+        let mut conn = db::establish(&admin)
             .await
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin} (make up?): {e}"));
         diesel::sql_query(format!("CREATE DATABASE logagg_t_{name}"))
@@ -146,6 +146,8 @@ impl TestEnv {
             brokers: brokers(),
             topic: self.topic.clone(),
             group: self.group.clone(),
+            security: logagg_core::config::KafkaSecurity::from_env()
+                .expect("Kafka security settings"),
         }
     }
 

@@ -86,6 +86,7 @@ pub fn producer_config(kafka: &KafkaConfig, tuning: &ProducerConfig) -> ClientCo
         .set("queue.buffering.max.kbytes", "1048576")
         .set("batch.size", "1000000")
         .set("client.id", "logagg-producer");
+    kafka.security.apply(&mut config);
     config
 }
 
