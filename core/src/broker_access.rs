@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientConfig;
@@ -19,6 +20,17 @@ use crate::config::KafkaConfig;
 struct Reports(Arc<Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>>);
 
 impl ClientContext for Reports {
+    // Connection failures (a PLAINTEXT client on a TLS listener, a refused certificate) often
+    // arrive only as log lines: keep them instead of printing them.
+    fn log(&self, _: RDKafkaLogLevel, facility: &str, message: &str) {
+        if facility == "FAIL" {
+            self.0
+                .lock()
+                .expect("reports lock")
+                .push((None, message.to_owned()));
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         self.0
             .lock()
@@ -44,6 +56,9 @@ const CONFIGURATION_SIGNS: &[&str] = &[
     "bad certificate",
     "unknown ca",
     "Unsupported SASL mechanism",
+    // The broker hung up on the very first request: it speaks another protocol (a PLAINTEXT
+    // client on a TLS listener, or TLS towards a PLAINTEXT one).
+    "in state APIVERSION_QUERY",
 ];
 
 /// Whether a report means the credentials, certificates or protocol are wrong.
@@ -56,6 +71,19 @@ fn is_configuration_error(code: Option<RDKafkaErrorCode>, reason: &str) -> bool 
             .to_ascii_lowercase()
             .contains(&sign.to_ascii_lowercase())
     })
+}
+
+/// What to look at, for the causes librdkafka words vaguely.
+fn hint(reason: &str) -> &'static str {
+    if reason.contains("bad certificate") || reason.contains("certificate required") {
+        " (the listener wants a client certificate: LOGAGG_KAFKA_SSL_CERT_FILE and LOGAGG_KAFKA_SSL_KEY_FILE)"
+    } else if reason.contains("certificate verify failed") {
+        " (the broker's certificate is not signed by LOGAGG_KAFKA_SSL_CA_FILE, or does not name the host in LOGAGG_KAFKA_BROKERS)"
+    } else if reason.contains("APIVERSION_QUERY") {
+        " (does LOGAGG_KAFKA_SECURITY_PROTOCOL, librdkafka's security.protocol, match the listener?)"
+    } else {
+        ""
+    }
 }
 
 /// Outcome of [`check`].
@@ -77,8 +105,9 @@ pub fn check(config: &KafkaConfig, timeout: Duration) -> Result<Access, String> 
         .set("bootstrap.servers", &config.brokers)
         .set("client.id", "logagg-access-check");
     config.security.apply(&mut client_config);
-    // librdkafka's own log lines would repeat the cause; the one line comes from here.
-    client_config.set("log_level", "0");
+    // rdkafka derives the level from the `log` crate's, which is off in a process without a
+    // `log` logger: the FAIL lines this check reads are at Info.
+    client_config.set_log_level(RDKafkaLogLevel::Info);
     let producer: BaseProducer<Reports> = client_config
         .create_with_context(reports.clone())
         .map_err(|e| format!("Kafka client configuration refused: {e}"))?;
@@ -93,8 +122,9 @@ pub fn check(config: &KafkaConfig, timeout: Duration) -> Result<Access, String> 
             .iter()
             .find(|(code, reason)| is_configuration_error(*code, reason))
         {
+            let hint = hint(reason);
             return Err(format!(
-                "Kafka at {} refused the connection ({} with {}): {reason}",
+                "Kafka at {} refused the connection ({} with {}): {reason}{hint}",
                 config.brokers,
                 config.security.protocol.as_str().to_ascii_uppercase(),
                 config

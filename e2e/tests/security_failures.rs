@@ -157,7 +157,7 @@ async fn postgres_misconfigurations_stop_the_start_with_their_cause() {
         (
             "pg-wrong-hostname",
             url("127.0.0.1", "verify-full", "ca.pem"),
-            &["hostname mismatch"][..],
+            &["certificate verify failed", "mismatch"][..],
         ),
         (
             "pg-without-tls",
