@@ -11,7 +11,6 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientConfig;
 
 use crate::config::KafkaConfig;
 
@@ -100,11 +99,8 @@ pub enum Access {
 /// Blocking: call it from `spawn_blocking` or before the runtime is busy.
 pub fn check(config: &KafkaConfig, timeout: Duration) -> Result<Access, String> {
     let reports = Reports::default();
-    let mut client_config = ClientConfig::new();
-    client_config
-        .set("bootstrap.servers", &config.brokers)
-        .set("client.id", "logagg-access-check");
-    config.security.apply(&mut client_config);
+    let mut client_config = crate::kafka::client_config(config);
+    client_config.set("client.id", "logagg-access-check");
     // rdkafka derives the level from the `log` crate's, which is off in a process without a
     // `log` logger: the FAIL lines this check reads are at Info.
     client_config.set_log_level(RDKafkaLogLevel::Info);

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{optional, parse, secret, ConfigError};
+use crate::config::{flag, optional, parse, secret, ConfigError};
 use crate::secret::Secret;
 
 /// Prefix of the pass-through variables: `LOGAGG_KAFKA_PROPERTY_FETCH_MAX_BYTES=…` sets
@@ -161,7 +161,7 @@ impl KafkaSecurity {
                 "LOGAGG_KAFKA_SSL_KEY_PASSWORD",
                 "LOGAGG_KAFKA_SSL_KEY_PASSWORD_FILE",
             )?,
-            verify_hostname: parse("LOGAGG_KAFKA_SSL_VERIFY_HOSTNAME")?,
+            verify_hostname: flag("LOGAGG_KAFKA_SSL_VERIFY_HOSTNAME")?,
         };
         Self::check_tls(protocol, &tls)?;
         Ok(Self {

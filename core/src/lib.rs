@@ -7,8 +7,10 @@
 
 pub mod broker_access;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod event;
+pub mod kafka;
 pub mod kafka_security;
 pub mod secret;
 pub mod shutdown;
