@@ -47,7 +47,6 @@ variables! {
     "LOGAGG_KAFKA_SSL_KEY_PASSWORD" = "": "Passphrase of an encrypted client key.",
     "LOGAGG_KAFKA_SSL_KEY_PASSWORD_FILE" = "": "File holding the client key's passphrase.",
     "LOGAGG_KAFKA_SSL_VERIFY_HOSTNAME" = "true": "Check that each broker's certificate names the host connected to (librdkafka ssl.endpoint.identification.algorithm=https).",
-    "LOGAGG_KAFKA_PROPERTY_<name>" = "": "Any other librdkafka property, set on every Kafka client: `<name>` upper-cased with `.` written `_` (LOGAGG_KAFKA_PROPERTY_SOCKET_KEEPALIVE_ENABLE=true).",
     "DATABASE_URL" = "postgres://logagg:logagg@127.0.0.1:5432/logagg": "PostgreSQL connection URL; TLS per `sslmode` (disable, prefer, require, verify-ca, verify-full) with `sslrootcert`, `sslcert`, `sslkey`.",
     "DATABASE_URL_FILE" = "": "File holding DATABASE_URL (it carries the password).",
     "LOGAGG_DB_POOL_SIZE" = "8": "Connections in each process's PostgreSQL pool.",
