@@ -63,10 +63,12 @@ pub fn document() -> Value {
                             "offsets": {"type": "array", "items": {"type": "object", "properties": {
                                 "event_id": {"type": "string"}, "partition": {"type": "integer"}, "offset": {"type": "integer"}}}}}}}}},
                     "400": error_response("Malformed JSON"),
-                    "401": error_response("Missing or wrong bearer token (when LOGAGG_API_TOKEN is set)"),
+                    "401": error_response("Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)"),
+                    "403": error_response("The token lacks the publish scope"),
                     "413": error_response("Body too large"),
                     "415": error_response("Content type is not JSON"),
                     "422": error_response("Invalid events (details per item); nothing published"),
+                    "429": error_response("Over the token's publish rate; nothing published; retry after Retry-After"),
                     "503": error_response("Broker unavailable or slow; retry after Retry-After")
                 }
             }},
