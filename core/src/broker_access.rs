@@ -14,9 +14,12 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 
 use crate::config::KafkaConfig;
 
+/// One thing librdkafka reported: its error code (none for a log line) and the text.
+type Report = (Option<RDKafkaErrorCode>, String);
+
 /// What librdkafka reported while connecting.
 #[derive(Clone, Default)]
-struct Reports(Arc<Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>>);
+struct Reports(Arc<Mutex<Vec<Report>>>);
 
 impl ClientContext for Reports {
     // Connection failures (a PLAINTEXT client on a TLS listener, a refused certificate) often

@@ -268,7 +268,10 @@ async fn bearer_token_guards_publish() {
     // LOGAGG_API_TOKEN has every scope: reads need it too (docs/SECURITY.md, migration note).
     assert_eq!(api.get("/events").await.0, 401);
     let bearer = [("authorization", "Bearer s3cret-token")];
-    assert_eq!(http("GET", &api.url("/stats"), &bearer, None).await.status, 200);
+    assert_eq!(
+        http("GET", &api.url("/stats"), &bearer, None).await.status,
+        200
+    );
     // Probes stay open.
     assert_eq!(api.get("/health").await.0, 200);
 }
