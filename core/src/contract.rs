@@ -12,6 +12,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::Event;
+
+/// The body of `POST /publish`: one event, an array of events, or `{"events": [...]}` (the
+/// form most clients send). The API validates each event itself, for per-item errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PublishRequest {
+    Batch {
+        #[schema(min_items = 1, max_items = 1000)]
+        events: Vec<Event>,
+    },
+    /// 1..=1000 events (LOGAGG_MAX_BATCH_EVENTS).
+    Many(Vec<Event>),
+    One(Event),
+}
+
 /// `POST /publish` answered 200: every event was acked by the broker (acks=all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublishResponse {
@@ -75,6 +91,19 @@ impl ErrorBody {
             error: Self::INTERNAL.to_owned(),
             request_id,
         }
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)?;
+        for item in self.details.iter().flatten() {
+            write!(f, "; event {} {}: {}", item.index, item.field, item.message)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
     }
 }
 
@@ -166,6 +195,17 @@ pub struct HealthResponse {
 pub enum HealthStatus {
     Healthy,
     Unhealthy,
+}
+
+impl HealthStatus {
+    /// `healthy` when every check passed.
+    pub fn of(ready: bool) -> Self {
+        if ready {
+            Self::Healthy
+        } else {
+            Self::Unhealthy
+        }
+    }
 }
 
 /// The consumer's batch writing: `ok`, or `retrying` while PostgreSQL refuses batches.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use logagg_core::contract::StatsResponse;
 use logagg_core::Event;
-use serde_json::Value;
 
 use crate::generator::LoadPlan;
 use crate::http::{backoff, ApiClient, HttpOutcome};
@@ -218,7 +218,7 @@ async fn run_http(
                 loop {
                     let started = Instant::now();
                     match client.publish(&events).await {
-                        HttpOutcome::Accepted => {
+                        HttpOutcome::Accepted(_) => {
                             latencies
                                 .lock()
                                 .expect("latencies")
@@ -262,14 +262,13 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn from_stats(stats: &Value) -> Self {
-        let get = |k: &str| stats.get(k).and_then(Value::as_i64).unwrap_or(0);
+    pub fn from_stats(stats: &StatsResponse) -> Self {
         Self {
-            received: get("received"),
-            unique_processed: get("unique_processed"),
-            duplicate_dropped: get("duplicate_dropped"),
-            invalid: get("invalid"),
-            stored_events: get("stored_events"),
+            received: stats.received,
+            unique_processed: stats.unique_processed,
+            duplicate_dropped: stats.duplicate_dropped,
+            invalid: stats.invalid,
+            stored_events: stats.stored_events,
         }
     }
 }
@@ -326,7 +325,7 @@ pub async fn wait_caught_up(
     loop {
         if let Ok(stats) = client.stats().await {
             let now = Counters::from_stats(&stats);
-            let lag = stats.get("consumer_lag").and_then(Value::as_i64);
+            let lag = stats.consumer_lag;
             if lag == Some(0) && now.received - before.received >= sent as i64 {
                 return Ok(now);
             }
