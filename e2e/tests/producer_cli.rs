@@ -3,21 +3,12 @@
 
 use std::process::{Command, Stdio};
 
-use logagg_e2e::{bin, TestEnv};
+use logagg_testkit::TestEnv;
 use serde_json::Value;
 
 fn producer(env: &TestEnv, args: &[&str]) -> (bool, String) {
-    let output = Command::new(bin("logagg-producer"))
-        .args(args)
-        .envs(env.vars())
-        .output()
-        .expect("run logagg-producer");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let ran = env.run("logagg-producer", args);
+    (ran.success, ran.text())
 }
 
 async fn load_verifies(via: &str) {
@@ -91,9 +82,9 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         r#"{"topic":"orders","event_id":"o-1","timestamp":"2026-11-25T12:00:00Z","source":"shop","payload":{"n":1}}"#,
         r#"{"topic":"users/signup","event_id":"u-1","timestamp":"2026-11-25T12:00:01+01:00","source":"web"}"#,
     ];
-    let mut child = Command::new(bin("logagg-producer"))
+    let mut child = env
+        .command("logagg-producer")
         .args(["publish", "--via", "kafka", "-"])
-        .envs(env.vars())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -111,7 +102,7 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         .args([
             "-C",
             "-b",
-            &logagg_e2e::brokers(),
+            &logagg_testkit::services::brokers(),
             "-t",
             &env.topic,
             "-e",
@@ -143,10 +134,10 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
     assert_eq!(records[1].1["payload"], serde_json::json!({}));
 
     // An invalid line: nothing is published at all.
-    let before = env.high_watermarks();
-    let mut child = Command::new(bin("logagg-producer"))
+    let before = env.high_watermarks().await;
+    let mut child = env
+        .command("logagg-producer")
         .args(["publish", "--via", "kafka"])
-        .envs(env.vars())
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -160,5 +151,5 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
     let output = child.wait_with_output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
-    assert_eq!(env.high_watermarks(), before);
+    assert_eq!(env.high_watermarks().await, before);
 }

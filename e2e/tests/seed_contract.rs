@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{wait_for, TestEnv};
+use logagg_testkit::{wait_for, TestEnv};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -3,7 +3,7 @@
 
 use std::net::TcpStream;
 
-use logagg_e2e::TestEnv;
+use logagg_testkit::TestEnv;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_exits_zero_despite_idle_connections() {
