@@ -6,6 +6,7 @@
 //!
 //! - [`services`]: addresses of Kafka and PostgreSQL, the workspace, free ports;
 //! - [`sandbox`]: [`Sandbox`], one isolated database + topic + group (fallible, for the bench);
+//! - [`database`]: [`TestDatabase`], a database alone for the database tier of tests;
 //! - [`env`]: [`TestEnv`], the same with panicking helpers, for tests;
 //! - [`template`]: the migrated template database every sandbox is cloned from;
 //! - [`kafka`]: topic creation (ready once every partition has a leader), raw records, offsets;
@@ -18,6 +19,7 @@
 //! - [`recipes`]: the README's operator recipes, extracted and aimed at a test's topic;
 //! - [`openapi`]: structural checks of an OpenAPI document.
 
+pub mod database;
 pub mod env;
 pub mod fixtures;
 pub mod http;
@@ -32,6 +34,7 @@ pub mod tools;
 pub mod truth;
 pub mod wait;
 
+pub use database::TestDatabase;
 pub use env::TestEnv;
 pub use fixtures::{event, event_json};
 pub use http::{http, ApiClient, HttpReply};

@@ -180,21 +180,31 @@ impl Drop for Sandbox {
         self.pool.close();
         let (admin_url, database) = (self.services.admin_url.clone(), self.database.clone());
         let (brokers, topic) = (self.services.brokers.clone(), self.topic.clone());
-        // Drop cannot await, and may run on a runtime thread or while unwinding: tear down on
-        // a thread of its own with its own runtime, and report instead of panicking.
-        let done = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?;
-            runtime.block_on(teardown(&admin_url, &database, &brokers, &topic))
-        })
-        .join();
-        match done {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("sandbox {}: cleanup failed: {error:#}", self.name),
-            Err(_) => eprintln!("sandbox {}: cleanup panicked", self.name),
-        }
+        run_detached(&self.name, async move {
+            teardown(&admin_url, &database, &brokers, &topic).await
+        });
+    }
+}
+
+/// Runs cleanup from a `Drop`: Drop cannot await, and may run on a runtime thread or while
+/// unwinding, so the future runs on a thread of its own with its own runtime, and a failure
+/// is reported instead of panicking.
+pub(crate) fn run_detached<F>(name: &str, cleanup: F)
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let done = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?
+            .block_on(cleanup)
+    })
+    .join();
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("{name}: cleanup failed: {error:#}"),
+        Err(_) => eprintln!("{name}: cleanup panicked"),
     }
 }
 
@@ -205,6 +215,14 @@ async fn teardown(
     brokers: &str,
     topic: &str,
 ) -> anyhow::Result<()> {
+    drop_database(admin_url, database).await?;
+    kafka::delete_topic(brokers, topic)
+        .await
+        .with_context(|| format!("deleting topic {topic}"))
+}
+
+/// Drops `database`, ending the connections still open to it.
+pub(crate) async fn drop_database(admin_url: &str, database: &str) -> anyhow::Result<()> {
     let mut admin = connect_admin(admin_url).await?;
     // FORCE ends lingering connections (a killed service's, the pool's), but a non-superuser
     // may not end an autovacuum worker busy in the database; plain DROP waits that one out.
@@ -218,7 +236,7 @@ async fn teardown(
             format!("DROP DATABASE IF EXISTS {database}")
         };
         match diesel::sql_query(sql).execute(&mut admin).await {
-            Ok(_) => break,
+            Ok(_) => return Ok(()),
             Err(_) if Instant::now() < deadline => {
                 force = !force;
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -228,7 +246,4 @@ async fn teardown(
             }
         }
     }
-    kafka::delete_topic(brokers, topic)
-        .await
-        .with_context(|| format!("deleting topic {topic}"))
 }
