@@ -28,8 +28,7 @@ async fn publish_sentinel_and_drain(env: &TestEnv, api: &Service, expected_rows:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_accepts_single_bare_array_and_events_wrapper() {
-    let env = TestEnv::new("api_shapes", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_shapes", 3, &[]).await;
 
     let single = api.publish(&event_json("shapes", "s-1")).await;
     assert_eq!(single.status, 200, "{}", single.text());
@@ -99,11 +98,8 @@ async fn publish_accepts_single_bare_array_and_events_wrapper() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 
-    assert_eq!(
-        env.high_watermarks().await,
-        8,
-        "every accepted event is one record"
-    );
+    env.assert_records(8, "every accepted event is one record")
+        .await;
     let _consumer = env.spawn_consumer("c1").await;
     env.wait_rows(TIMEOUT, 8).await;
     let (status, stored) = api.get("/events/shapes/p-1").await;
@@ -117,8 +113,7 @@ async fn publish_accepts_single_bare_array_and_events_wrapper() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_is_400() {
-    let env = TestEnv::new("api_400", 1).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_400", 1, &[]).await;
     let bodies: [&[u8]; 7] = [
         b"{",
         b"not json",
@@ -138,15 +133,13 @@ async fn malformed_json_is_400() {
         .post_publish(Some("application/json"), deep.as_bytes())
         .await
         .assert_error(400, "deep nesting");
-    assert_eq!(env.high_watermarks().await, 0);
+    env.assert_records(0, "nothing else reached Kafka").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bearer_token_guards_publish() {
-    let env = TestEnv::new("api_401", 1).await;
-    let api = env
-        .spawn_api_with(&[("LOGAGG_API_TOKEN", "s3cret-token".into())])
-        .await;
+    let (env, api) =
+        TestEnv::with_api("api_401", 1, &[("LOGAGG_API_TOKEN", "s3cret-token".into())]).await;
     let body = serde_json::to_vec(&event_json("auth", "e-1")).unwrap();
     for (what, auth) in [
         ("no header", None),
@@ -167,11 +160,8 @@ async fn bearer_token_guards_publish() {
             "{what}"
         );
     }
-    assert_eq!(
-        env.high_watermarks().await,
-        0,
-        "nothing produced without the token"
-    );
+    env.assert_records(0, "nothing produced without the token")
+        .await;
 
     let reply = http(
         "POST",
@@ -196,7 +186,7 @@ async fn bearer_token_guards_publish() {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(env.high_watermarks().await, 2);
+    env.assert_records(2, "nothing else reached Kafka").await;
     // Reads stay open.
     assert_eq!(api.get("/events").await.0, 200);
     assert_eq!(api.get("/stats").await.0, 200);
@@ -204,10 +194,8 @@ async fn bearer_token_guards_publish() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_body_is_413() {
-    let env = TestEnv::new("api_413", 1).await;
-    let api = env
-        .spawn_api_with(&[("LOGAGG_MAX_BODY_BYTES", "2048".into())])
-        .await;
+    let (env, api) =
+        TestEnv::with_api("api_413", 1, &[("LOGAGG_MAX_BODY_BYTES", "2048".into())]).await;
     let mut big = event_json("big", "e-1");
     big["payload"] = json!({"blob": "x".repeat(4096)});
     let body = serde_json::to_vec(&big).unwrap();
@@ -253,17 +241,13 @@ async fn oversized_body_is_413() {
     let small = serde_json::to_vec(&event_json("big", "small-2")).unwrap();
     let (status, text) = post_chunked(api.port, &small).await;
     assert_eq!(status, 200, "chunked body under the limit: {text}");
-    assert_eq!(
-        env.high_watermarks().await,
-        2,
-        "only the two small events were produced"
-    );
+    env.assert_records(2, "only the two small events were produced")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn non_json_content_type_is_415() {
-    let env = TestEnv::new("api_415", 1).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_415", 1, &[]).await;
     let body = serde_json::to_vec(&event_json("ct", "e-1")).unwrap();
     for content_type in [
         None,
@@ -277,15 +261,13 @@ async fn non_json_content_type_is_415() {
         let reply = api.api().post_publish(content_type, &body).await;
         reply.assert_error(415, &format!("content type {content_type:?}"));
     }
-    assert_eq!(env.high_watermarks().await, 0);
+    env.assert_records(0, "nothing else reached Kafka").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_events_are_422_with_per_item_details() {
-    let env = TestEnv::new("api_422", 1).await;
-    let api = env
-        .spawn_api_with(&[("LOGAGG_MAX_BATCH_EVENTS", "5".into())])
-        .await;
+    let (env, api) =
+        TestEnv::with_api("api_422", 1, &[("LOGAGG_MAX_BATCH_EVENTS", "5".into())]).await;
     // A few of the cases of api/tests/publish_validation.rs, through the real process: the
     // status, the JSON body with per-item details, and nothing produced.
     let mut naive = event_json("v", "e-1");
@@ -339,17 +321,13 @@ async fn invalid_events_are_422_with_per_item_details() {
     );
     assert_eq!(api.publish(&five).await.status, 200);
 
-    assert_eq!(
-        env.high_watermarks().await,
-        5,
-        "only the batch of exactly 5 valid events was produced"
-    );
+    env.assert_records(5, "only the batch of exactly 5 valid events was produced")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_mixing_valid_and_invalid_events_stores_nothing() {
-    let env = TestEnv::new("api_mixed", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_mixed", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let mut bad_ts = event_json("mixed", "m-2");
     bad_ts["timestamp"] = json!("not-a-date");
@@ -382,11 +360,8 @@ async fn a_batch_mixing_valid_and_invalid_events_stores_nothing() {
             .contains("nothing was published"),
         "{error}"
     );
-    assert_eq!(
-        env.high_watermarks().await,
-        0,
-        "no record of the batch reached Kafka"
-    );
+    env.assert_records(0, "no record of the batch reached Kafka")
+        .await;
 
     publish_sentinel_and_drain(&env, &api, 1).await;
     for id in ["m-1", "m-3"] {

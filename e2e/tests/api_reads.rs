@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use logagg_testkit::http::event_ids;
 use logagg_testkit::{event_json, http, wait_for, Service, TestEnv};
 use serde_json::{json, Value};
 
@@ -13,8 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_are_listed_filtered_ordered_and_cursor_paged() {
-    let env = TestEnv::new("api_events", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_events", 3, &[]).await;
     let paged: Vec<Value> = (0..7)
         .map(|i| event_json("pg/a", &format!("p-{i}")))
         .collect();
@@ -63,23 +63,13 @@ async fn events_are_listed_filtered_ordered_and_cursor_paged() {
     // Topic filter, asc = publish order; topics with '/' work in the query string.
     let (status, asc) = api.get("/events?topic=pg%2Fa&order=asc").await;
     assert_eq!(status, 200);
-    let asc_ids: Vec<&str> = asc
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event_id"].as_str().unwrap())
-        .collect();
+    let asc_ids = event_ids(&asc);
     assert_eq!(
         asc_ids,
         (0..7).map(|i| format!("p-{i}")).collect::<Vec<_>>()
     );
     let (_, desc) = api.get("/events?topic=pg/a").await;
-    let desc_ids: Vec<&str> = desc
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event_id"].as_str().unwrap())
-        .collect();
+    let desc_ids = event_ids(&desc);
     let mut reversed = asc_ids.clone();
     reversed.reverse();
     assert_eq!(desc_ids, reversed);
@@ -124,22 +114,12 @@ async fn events_are_listed_filtered_ordered_and_cursor_paged() {
     let (_, after) = api
         .get(&format!("/events?topic=pg/a&after={second}&limit=2"))
         .await;
-    let after_ids: Vec<&str> = after
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event_id"].as_str().unwrap())
-        .collect();
+    let after_ids = event_ids(&after);
     assert_eq!(after_ids, ["p-2", "p-3"], "after= reads forward");
     let (_, before) = api
         .get(&format!("/events?topic=pg/a&before={second}"))
         .await;
-    let before_ids: Vec<&str> = before
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["event_id"].as_str().unwrap())
-        .collect();
+    let before_ids = event_ids(&before);
     assert_eq!(before_ids, ["p-0"]);
 
     // Limit bounds.
@@ -198,13 +178,7 @@ async fn follow_links(api: &Service, start: &str) -> Vec<(String, Vec<String>)> 
         assert!(pages.len() < 50, "too many pages from {start}");
         let reply = http("GET", &api.url(&path), &[], None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.text());
-        let ids: Vec<String> = reply
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["event_id"].as_str().unwrap().to_owned())
-            .collect();
+        let ids = event_ids(&reply.json());
         next = reply.header("link").map(|link| {
             let (target, rel) = link.split_once(';').expect("Link has a rel");
             assert_eq!(rel.trim(), "rel=\"next\"");
@@ -229,8 +203,7 @@ async fn follow_links(api: &Service, start: &str) -> Vec<(String, Vec<String>)> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stats_reports_counters_topics_lag_and_requests() {
-    let env = TestEnv::new("api_stats", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_stats", 3, &[]).await;
     let events = json!([
         event_json("alpha", "a-1"),
         event_json("alpha", "a-2"),
@@ -323,8 +296,7 @@ async fn stats_reports_counters_topics_lag_and_requests() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_healthz_and_metrics() {
-    let env = TestEnv::new("api_health", 1).await;
-    let api = env.spawn_api().await;
+    let (_env, api) = TestEnv::with_api("api_health", 1, &[]).await;
     let (status, health) = api.get("/health").await;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "healthy", "{health}");

@@ -11,8 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
-    let env = TestEnv::new("api_404", 1).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("api_404", 1, &[]).await;
     for (method, path) in [
         ("GET", "/"),
         ("GET", "/nope"),
@@ -56,13 +55,12 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
             "{method} {path}"
         );
     }
-    assert_eq!(env.high_watermarks().await, 0);
+    env.assert_records(0, "nothing else reached Kafka").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_document_describes_every_route() {
-    let env = TestEnv::new("api_openapi", 1).await;
-    let api = env.spawn_api().await;
+    let (_env, api) = TestEnv::with_api("api_openapi", 1, &[]).await;
     let (status, doc) = api.get("/openapi.json").await;
     assert_eq!(status, 200);
     let documented = openapi::operations(&doc);
@@ -107,8 +105,7 @@ async fn openapi_document_describes_every_route() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_ids_are_echoed_or_generated() {
-    let env = TestEnv::new("api_reqid", 1).await;
-    let api = env.spawn_api().await;
+    let (_env, api) = TestEnv::with_api("api_reqid", 1, &[]).await;
     for path in ["/healthz", "/nope", "/events?limit=0"] {
         let reply = http(
             "GET",
@@ -146,10 +143,8 @@ async fn request_ids_are_echoed_or_generated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_body_does_not_break_the_keep_alive_connection() {
-    let env = TestEnv::new("api_keepalive", 1).await;
-    let api = env
-        .spawn_api_with(&[("LOGAGG_API_TOKEN", "t0ken".into())])
-        .await;
+    let (env, api) =
+        TestEnv::with_api("api_keepalive", 1, &[("LOGAGG_API_TOKEN", "t0ken".into())]).await;
     // Large enough that it is still arriving when the refusal is ready.
     let mut event = event_json("ka", "e-1");
     event["payload"] = json!({"pad": "p".repeat(2_000_000)});
@@ -194,5 +189,5 @@ async fn a_refused_body_does_not_break_the_keep_alive_connection() {
         200,
         "the connection is still usable"
     );
-    assert_eq!(env.high_watermarks().await, 0);
+    env.assert_records(0, "nothing else reached Kafka").await;
 }

@@ -8,6 +8,7 @@ use logagg_consumer::metrics::Metrics;
 use logagg_consumer::store::{write_batch, write_isolating_poison};
 use logagg_core::db::progress::{self, Counts};
 use logagg_core::db::{counters, dead_letters, events};
+use logagg_testkit::truth::assert_one_dead_letter;
 use logagg_testkit::{event, TestDatabase};
 
 const GROUP: &str = "g";
@@ -192,11 +193,5 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         [(0, 3, counts(3, 2, 0, 1, 0))]
     );
     let letters = dead_letters::list(&mut conn, GROUP).await.unwrap();
-    assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].kafka_offset, 1);
-    assert!(
-        letters[0].error.contains("refused by policy"),
-        "{}",
-        letters[0].error
-    );
+    assert_one_dead_letter(&letters, 1, "refused by policy");
 }

@@ -56,13 +56,15 @@ async fn timed_publish(api: &Service, body: &Value) -> (HttpReply, Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_answers_503_while_the_broker_is_down_then_succeeds_once_it_is_back() {
-    let env = TestEnv::new("api_outage", 3).await;
-    let api = env
-        .spawn_api_with(&[(
+    let (env, api) = TestEnv::with_api(
+        "api_outage",
+        3,
+        &[(
             "LOGAGG_PUBLISH_TIMEOUT_MS",
             PUBLISH_TIMEOUT.as_millis().to_string(),
-        )])
-        .await;
+        )],
+    )
+    .await;
     let _consumer = env.spawn_consumer("c1").await;
     let event = event_json("outage", "during-outage-1");
     // The producer is connected and warm before the outage.

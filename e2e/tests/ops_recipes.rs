@@ -17,7 +17,7 @@ use logagg_testkit::services::brokers;
 use logagg_testkit::tools::{
     caught_up, parse_console_consume, parse_get_offsets, parse_kcat_consume, GroupRow,
 };
-use logagg_testkit::truth::assert_stats_match;
+use logagg_testkit::truth::{all, assert_stats_match};
 use logagg_testkit::{event, TestEnv};
 use serde_json::Value;
 
@@ -43,6 +43,16 @@ const EXERCISED: &[(&str, &str)] = &[
     ("offsets-for-time", "kcat"),
     ("seek-offsets", "kafka-cli"),
 ];
+
+/// `scripts/kafka-tool.sh topics --bootstrap-server BROKERS ARGS`.
+async fn topics(args: &[&str]) -> logagg_testkit::process::Ran {
+    let command = format!(
+        "scripts/kafka-tool.sh topics --bootstrap-server {} {}",
+        brokers(),
+        args.join(" ")
+    );
+    run_shell(&command, TIMEOUT).await
+}
 
 /// The describe-group recipe until `done` holds, within [`TIMEOUT`].
 async fn describe_until(
@@ -139,14 +149,7 @@ async fn create_topic_recipe() {
     };
     run_recipe("create-topic", "kafka-cli", &t).await;
     run_recipe("create-topic", "kafka-cli", &t).await; // --if-not-exists: a second run is fine
-    let described = run_shell(
-        &format!(
-            "scripts/kafka-tool.sh topics --bootstrap-server {} --describe --topic {topic}",
-            brokers()
-        ),
-        TIMEOUT,
-    )
-    .await;
+    let described = topics(&["--describe", "--topic", &topic]).await;
     assert!(described.success, "{described}");
     let summary = described
         .stdout
@@ -157,14 +160,7 @@ async fn create_topic_recipe() {
     assert!(summary.contains("ReplicationFactor: 1"), "{summary}");
     assert!(summary.contains("cleanup.policy=delete"), "{summary}");
     assert!(summary.contains("retention.ms=604800000"), "{summary}");
-    let deleted = run_shell(
-        &format!(
-            "scripts/kafka-tool.sh topics --bootstrap-server {} --delete --topic {topic}",
-            brokers()
-        ),
-        TIMEOUT,
-    )
-    .await;
+    let deleted = topics(&["--delete", "--topic", &topic]).await;
     assert!(deleted.success, "{deleted}");
 }
 
@@ -225,15 +221,7 @@ async fn produce_consume_and_describe_recipes() {
     let counts = env
         .wait_counts(TIMEOUT, "3 records received", |c| c.received == 3)
         .await;
-    assert_eq!(
-        (
-            counts.unique_processed,
-            counts.duplicate_dropped,
-            counts.invalid,
-            counts.replayed
-        ),
-        (2, 1, 0, 0)
-    );
+    assert_eq!(all(&counts), (3, 2, 1, 0, 0));
     assert_eq!(env.rows().await, 2);
     let (status, stored) = api
         .get(&format!("/events/{RECIPE_TOPIC}/{RECIPE_EVENT_ID}"))
@@ -302,14 +290,7 @@ async fn produce_consume_and_describe_recipes() {
     let counts = env
         .wait_counts(TIMEOUT, "7 records received", |c| c.received == 7)
         .await;
-    assert_eq!(
-        (
-            counts.unique_processed,
-            counts.duplicate_dropped,
-            counts.replayed
-        ),
-        (6, 1, 0)
-    );
+    assert_eq!(all(&counts), (7, 6, 1, 0, 0));
     assert_eq!(env.rows().await, 6);
     let s = api.api().stats().await;
     assert_eq!(s["consumer_lag"], 0, "{s}");

@@ -11,29 +11,34 @@ fn producer(env: &TestEnv, args: &[&str]) -> (bool, String) {
     (ran.success, ran.text())
 }
 
-async fn load_verifies(via: &str) {
-    let env = TestEnv::new(&format!("cli_{via}"), 4).await;
-    let api = env.spawn_api().await;
-    let _consumer = env.spawn_consumer("c").await;
-    let api_url = api.url("");
-    let (ok, text) = producer(
-        &env,
+/// `logagg-producer load --verify` of `events` events (30% duplicates, seed 77) via `via`.
+fn load(env: &TestEnv, events: &str, via: &str, api_url: &str) -> (bool, String) {
+    producer(
+        env,
         &[
             "load",
             "--events",
-            "20000",
+            events,
             "--duplicate-ratio",
             "0.3",
             "--via",
             via,
             "--api-url",
-            &api_url,
+            api_url,
             "--verify",
             "--quiet",
             "--seed",
             "77",
         ],
-    );
+    )
+}
+
+async fn load_verifies(via: &str) {
+    let env = TestEnv::new(&format!("cli_{via}"), 4).await;
+    let api = env.spawn_api().await;
+    let _consumer = env.spawn_consumer("c").await;
+    let api_url = api.url("");
+    let (ok, text) = load(&env, "20000", via, &api_url);
     assert!(ok, "{text}");
     assert!(text.contains("verify      OK"), "{text}");
     assert!(
@@ -43,24 +48,7 @@ async fn load_verifies(via: &str) {
     assert_eq!(env.rows().await, 14_000);
 
     // The same seed again is all duplicates, so the golden check must now fail, naming the figure.
-    let (ok, text) = producer(
-        &env,
-        &[
-            "load",
-            "--events",
-            "2000",
-            "--duplicate-ratio",
-            "0.3",
-            "--via",
-            via,
-            "--api-url",
-            &api_url,
-            "--verify",
-            "--quiet",
-            "--seed",
-            "77",
-        ],
-    );
+    let (ok, text) = load(&env, "2000", via, &api_url);
     assert!(!ok, "{text}");
     assert!(text.contains("VERIFY FAILED: unique_processed"), "{text}");
 }

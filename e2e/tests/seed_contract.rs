@@ -77,6 +77,15 @@ impl SeedClient {
         response.json().await.expect("flat stats")
     }
 
+    /// `/stats` once `received` reaches `records`.
+    async fn wait_received(&self, records: u64, what: &str) -> SeedStats {
+        wait_for(TIMEOUT, what, || async {
+            let stats = self.stats().await;
+            (stats.received == records).then_some(stats)
+        })
+        .await
+    }
+
     async fn health(&self) -> (u16, Value) {
         let response = self
             .http
@@ -98,8 +107,7 @@ fn seed_event(topic: &str, event_id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_seed_client_works_unchanged() {
-    let env = TestEnv::new("seed", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
 
@@ -165,8 +173,7 @@ async fn a_seed_client_works_unchanged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_identical_events_sent_in_parallel_are_stored_once() {
-    let env = TestEnv::new("seed_par", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed_par", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
     let event = seed_event("payments", "pay-1");
@@ -175,11 +182,7 @@ async fn ten_identical_events_sent_in_parallel_are_stored_once() {
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
     }
-    let stats = wait_for(TIMEOUT, "all ten copies counted", || async {
-        let stats = client.stats().await;
-        (stats.received == 10).then_some(stats)
-    })
-    .await;
+    let stats = client.wait_received(10, "all ten copies counted").await;
     assert_eq!(
         (stats.unique_processed, stats.duplicate_dropped),
         (1, 9),
@@ -193,8 +196,7 @@ async fn ten_identical_events_sent_in_parallel_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_event_id_under_two_topics_is_stored_twice() {
-    let env = TestEnv::new("seed_two", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed_two", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
 
@@ -205,11 +207,7 @@ async fn the_same_event_id_under_two_topics_is_stored_twice() {
         ])
         .await;
     assert_eq!(status, 200, "{body}");
-    let stats = wait_for(TIMEOUT, "both events counted", || async {
-        let stats = client.stats().await;
-        (stats.received == 2).then_some(stats)
-    })
-    .await;
+    let stats = client.wait_received(2, "both events counted").await;
     assert_eq!(
         (stats.unique_processed, stats.duplicate_dropped),
         (2, 0),

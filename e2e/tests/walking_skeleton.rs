@@ -10,8 +10,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn published_event_is_stored_once_and_counted() {
-    let env = TestEnv::new("skeleton", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("skeleton", 3, &[]).await;
     let event = json!({"topic": "orders", "event_id": "evt-1", "timestamp": "2026-11-25T12:00:00Z",
                        "source": "checkout", "payload": {"amount": 42}});
 

@@ -52,6 +52,17 @@ impl TestEnv {
         Self { sandbox }
     }
 
+    /// A test environment and its `logagg-api` (with `extra` settings), healthy.
+    pub async fn with_api(
+        prefix: &str,
+        partitions: i32,
+        extra: &[(&str, String)],
+    ) -> (Self, Service) {
+        let env = Self::new(prefix, partitions).await;
+        let api = env.spawn_api_with(extra).await;
+        (env, api)
+    }
+
     /// The environment the binaries get (the sandbox's plus the test settings).
     pub fn vars(&self) -> Vec<(String, String)> {
         let mut vars = self.sandbox.vars();
@@ -156,6 +167,11 @@ impl TestEnv {
     /// Sum of the topic's high watermarks (records ever written).
     pub async fn high_watermarks(&self) -> i64 {
         self.end_offsets().await.values().sum()
+    }
+
+    /// Asserts the topic holds exactly `records` records (`what` explains why).
+    pub async fn assert_records(&self, records: i64, what: &str) {
+        assert_eq!(self.high_watermarks().await, records, "{what}");
     }
 
     /// Produces one raw record (any bytes, optional key and partition); (partition, offset).

@@ -108,6 +108,15 @@ pub async fn http(
     }
 }
 
+/// The `event_id`s of a JSON array of stored events, in order.
+pub fn event_ids(rows: &Value) -> Vec<String> {
+    rows.as_array()
+        .unwrap_or_else(|| panic!("not an array of events: {rows}"))
+        .iter()
+        .map(|r| r["event_id"].as_str().expect("event_id").to_owned())
+        .collect()
+}
+
 /// The API's routes as calls, on one base URL.
 #[derive(Debug, Clone)]
 pub struct ApiClient {

@@ -61,6 +61,29 @@ impl Expected {
     }
 }
 
+/// All five counters in their order: (received, unique_processed, duplicate_dropped, invalid,
+/// replayed), to compare a whole `Counts` with one tuple.
+pub fn all(c: &Counts) -> (i64, i64, i64, i64, i64) {
+    (
+        c.received,
+        c.unique_processed,
+        c.duplicate_dropped,
+        c.invalid,
+        c.replayed,
+    )
+}
+
+/// The fresh counters (received, unique_processed, duplicate_dropped, invalid): everything but
+/// `replayed`, which rebalances may move.
+pub fn fresh(c: &Counts) -> (i64, i64, i64, i64) {
+    (
+        c.received,
+        c.unique_processed,
+        c.duplicate_dropped,
+        c.invalid,
+    )
+}
+
 /// Asserts the counters of an API `/stats` answer equal `counts` (read from PostgreSQL).
 pub fn assert_stats_match(stats: &serde_json::Value, counts: &Counts) {
     for (field, value) in [
@@ -76,6 +99,17 @@ pub fn assert_stats_match(stats: &serde_json::Value, counts: &Counts) {
             "/stats {field} vs the database: {stats}"
         );
     }
+}
+
+/// Asserts `letters` is exactly one dead letter, at `offset`, whose reason mentions `reason`.
+pub fn assert_one_dead_letter(
+    letters: &[logagg_core::db::dead_letters::DeadLetter],
+    offset: i64,
+    reason: &str,
+) {
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].kafka_offset, offset, "{letters:?}");
+    assert!(letters[0].error.contains(reason), "{}", letters[0].error);
 }
 
 #[cfg(test)]

@@ -38,14 +38,16 @@ async fn generated_bad_input_never_causes_a_5xx_or_a_stored_event() {
     let mut rng = StdRng::seed_from_u64(seed);
     let cases: Vec<Case> = (0..count).map(|_| generate(&mut rng)).collect();
 
-    let env = TestEnv::new("api_fuzz", 3).await;
-    let mut api = env
-        .spawn_api_with(&[
+    let (env, mut api) = TestEnv::with_api(
+        "api_fuzz",
+        3,
+        &[
             ("LOGAGG_MAX_BATCH_EVENTS", MAX_BATCH.to_string()),
             ("LOGAGG_MAX_BODY_BYTES", MAX_BODY.to_string()),
             ("RUST_LOG", "warn".into()),
-        ])
-        .await;
+        ],
+    )
+    .await;
     let _consumer = env.spawn_consumer("c1").await;
     let marks_before = env.high_watermarks().await;
 
