@@ -1,10 +1,13 @@
 //! HTTP for tests: any request with any method, headers and raw body ([`http()`], the whole
 //! answer as [`HttpReply`]), raw HTTP/1.1 on a socket for what a client library will not send
-//! (chunked bodies, pipelined refusals), and [`ApiClient`], the API's routes as calls.
+//! (chunked bodies, pipelined refusals), and [`ApiClient`], the API's routes as calls typed by
+//! the HTTP contract (`logagg_core::contract`).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use logagg_core::contract::{ErrorBody, EventView, PublishResponse, StatsResponse};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -41,6 +44,19 @@ impl HttpReply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// Asserts `status` and reads the body as the contract type `T`.
+    pub fn typed<T: DeserializeOwned>(&self, status: u16) -> T {
+        assert_eq!(self.status, status, "{}", self.text());
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not a {} ({e}): {}",
+                self.status,
+                std::any::type_name::<T>(),
+                self.text()
+            )
+        })
+    }
+
     /// Asserts an error answer: `status`, a JSON content type and a body with a non-empty
     /// `error` string; returns the body.
     pub fn assert_error(&self, status: u16, what: &str) -> Value {
@@ -51,8 +67,9 @@ impl HttpReply {
             "{what}: content-type {content_type:?}"
         );
         let body = self.json();
+        let typed: ErrorBody = self.typed(status);
         assert!(
-            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            !typed.error.is_empty(),
             "{what}: error body without an error message: {body}"
         );
         body
@@ -162,9 +179,25 @@ impl ApiClient {
         reply.json()
     }
 
-    /// `GET /stats`.
-    pub async fn stats(&self) -> Value {
-        self.get_json("/stats").await
+    /// `GET /stats`, typed by the contract.
+    pub async fn stats(&self) -> StatsResponse {
+        self.get("/stats").await.typed(200)
+    }
+
+    /// `POST /publish` of `body`, which must be accepted (200); the typed answer.
+    pub async fn publish_ok(&self, body: &Value) -> PublishResponse {
+        self.publish(body).await.typed(200)
+    }
+
+    /// `GET /events?QUERY` (200), typed.
+    pub async fn events(&self, query: &str) -> Vec<EventView> {
+        self.get(&format!("/events?{query}")).await.typed(200)
+    }
+
+    /// `GET /events/{topic}/{event_id}`: the event, or None on 404.
+    pub async fn event(&self, topic: &str, event_id: &str) -> Option<EventView> {
+        let reply = self.get(&format!("/events/{topic}/{event_id}")).await;
+        (reply.status != 404).then(|| reply.typed(200))
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use logagg_core::config::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -19,11 +20,12 @@ const TOPIC_READY: Duration = Duration::from_secs(30);
 /// Timeout of one admin or metadata request.
 const REQUEST: Duration = Duration::from_secs(10);
 
-/// The configuration every Kafka client of the kit starts from.
+/// The configuration every Kafka client of the kit starts from: the product's own builder
+/// (`logagg_core::kafka::client_config`), so tests connect the way the binaries do.
 pub fn client_config(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
-    config
+    let mut kafka = KafkaConfig::from_env().expect("LOGAGG_KAFKA_* variables parse");
+    kafka.brokers = brokers.to_owned();
+    logagg_core::kafka::client_config(&kafka)
 }
 
 fn admin(brokers: &str) -> anyhow::Result<AdminClient<DefaultClientContext>> {
@@ -82,7 +84,7 @@ pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
 /// `partition -> high watermark` (records ever written) of `topic`. Blocking.
 pub fn end_offsets(brokers: &str, topic: &str) -> anyhow::Result<BTreeMap<i32, i64>> {
     let consumer: BaseConsumer = client_config(brokers).create()?;
-    let marks = logagg_producer::kafka::watermarks(consumer.client(), topic, REQUEST)
+    let marks = logagg_core::kafka::watermarks(consumer.client(), topic, REQUEST)
         .with_context(|| format!("watermarks of {topic}"))?;
     Ok(marks.into_iter().map(|(p, _, high)| (p, high)).collect())
 }

@@ -48,6 +48,13 @@ impl Services {
     }
 }
 
+/// A binary of the workspace (debug build); panics saying how to build it when missing.
+pub fn bin(name: &str) -> PathBuf {
+    Services::from_env()
+        .binary(name)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 /// `LOGAGG_KAFKA_BROKERS`, else the local broker.
 pub fn brokers() -> String {
     std::env::var("LOGAGG_KAFKA_BROKERS").unwrap_or_else(|_| DEFAULT_BROKERS.into())

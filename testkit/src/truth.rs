@@ -1,5 +1,7 @@
-//! The ground truth: the exact counters and rows a load plan must leave behind once every send
-//! was consumed. One place for the golden calculation the e2e tests and the bench check.
+//! The ground truth as the e2e tests and the bench check it: the exact counters and rows a load
+//! plan must leave behind once every send was consumed, taken from the plan's one
+//! [`generator::Expected`](logagg_producer::generator::Expected) (which `load --verify` uses
+//! too) and compared with the summed progress counters and the rows in `events`.
 
 use logagg_core::db::progress::Counts;
 use logagg_producer::generator::LoadPlan;
@@ -18,12 +20,13 @@ pub struct Expected {
 impl Expected {
     /// Every send received, each distinct event stored once, every re-send a duplicate.
     pub fn of_plan(plan: &LoadPlan) -> Self {
+        let truth = plan.expected().totals();
         Self {
-            received: plan.sends.len() as i64,
-            unique_processed: plan.distinct as i64,
-            duplicate_dropped: plan.duplicates as i64,
+            received: truth.received as i64,
+            unique_processed: truth.unique as i64,
+            duplicate_dropped: truth.duplicates as i64,
             invalid: 0,
-            rows: plan.distinct as i64,
+            rows: truth.unique as i64,
         }
     }
 
@@ -85,20 +88,15 @@ pub fn fresh(c: &Counts) -> (i64, i64, i64, i64) {
 }
 
 /// Asserts the counters of an API `/stats` answer equal `counts` (read from PostgreSQL).
-pub fn assert_stats_match(stats: &serde_json::Value, counts: &Counts) {
-    for (field, value) in [
-        ("received", counts.received),
-        ("unique_processed", counts.unique_processed),
-        ("duplicate_dropped", counts.duplicate_dropped),
-        ("invalid", counts.invalid),
-        ("replayed", counts.replayed),
-    ] {
-        assert_eq!(
-            stats[field],
-            serde_json::json!(value),
-            "/stats {field} vs the database: {stats}"
-        );
-    }
+pub fn assert_stats_match(stats: &logagg_core::contract::StatsResponse, counts: &Counts) {
+    let served = Counts {
+        received: stats.received,
+        unique_processed: stats.unique_processed,
+        duplicate_dropped: stats.duplicate_dropped,
+        invalid: stats.invalid,
+        replayed: stats.replayed,
+    };
+    assert_eq!(served, *counts, "/stats vs the database: {stats:?}");
 }
 
 /// Asserts `letters` is exactly one dead letter, at `offset`, whose reason mentions `reason`.
