@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use logagg_core::db::progress::Counts;
 use logagg_testkit::process::run_shell;
 use logagg_testkit::recipes::{
     self, localize, recipe, run_recipe, scratch_dir, Target, RECIPE_TIMEOUT,
@@ -15,9 +16,18 @@ use logagg_testkit::tools::{
     caught_up, parse_get_offsets, parse_kcat_query, parse_reset, GroupRow,
 };
 use logagg_testkit::truth::{all, assert_stats_match};
-use logagg_testkit::{event, wait_for, TestEnv};
+use logagg_testkit::{event, wait_for, Service, TestEnv};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Starts a consumer and waits until it re-read `replayed` records in all; its counters.
+async fn replay_with(env: &TestEnv, label: &str, replayed: i64, what: &str) -> (Service, Counts) {
+    let consumer = env.spawn_consumer(label).await;
+    let counts = env
+        .wait_counts(TIMEOUT, what, |c| c.replayed >= replayed)
+        .await;
+    (consumer, counts)
+}
 
 /// The describe-group recipe until `done` holds, within [`TIMEOUT`].
 async fn describe_until(
@@ -111,10 +121,7 @@ async fn seek_recipes_replay_through_the_consumer() {
     // /stats counts records not processed yet, not the replay backlog (see the README).
     let s = api.api().stats().await;
     assert_eq!(s.consumer_lag, Some(0), "{s:?}");
-    let consumer = env.spawn_consumer("c2").await;
-    let counts = env
-        .wait_counts(TIMEOUT, "60 records replayed", |c| c.replayed >= 60)
-        .await;
+    let (consumer, counts) = replay_with(&env, "c2", 60, "60 records replayed").await;
     assert_eq!(
         all(&counts),
         (60, 60, 0, 0, 60),
@@ -199,10 +206,7 @@ async fn seek_recipes_replay_through_the_consumer() {
         reset, expected,
         "seek-timestamp: each partition to its first record at or after T, else to its end"
     );
-    let consumer = env.spawn_consumer("c3").await;
-    let counts = env
-        .wait_counts(TIMEOUT, "batch B replayed", |c| c.replayed >= 90)
-        .await;
+    let (consumer, counts) = replay_with(&env, "c3", 90, "batch B replayed").await;
     assert_eq!(
         all(&counts),
         (90, 90, 0, 0, 90),

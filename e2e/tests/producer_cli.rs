@@ -1,7 +1,7 @@
 //! `logagg-producer`: the load generator's golden check through Kafka and through the HTTP API,
 //! NDJSON publishing, and the record format as any Kafka client (kcat) sees it.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use logagg_testkit::TestEnv;
 use serde_json::Value;
@@ -70,21 +70,12 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         r#"{"topic":"orders","event_id":"o-1","timestamp":"2026-11-25T12:00:00Z","source":"shop","payload":{"n":1}}"#,
         r#"{"topic":"users/signup","event_id":"u-1","timestamp":"2026-11-25T12:00:01+01:00","source":"web"}"#,
     ];
-    let mut child = env
-        .command("logagg-producer")
-        .args(["publish", "--via", "kafka", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let ran = env.run_with_input(
+        "logagg-producer",
+        &["publish", "--via", "kafka", "-"],
+        lines.join("\n").as_bytes(),
+    );
+    assert!(ran.success, "{ran}");
 
     let output = Command::new("kcat")
         .args([
@@ -123,21 +114,12 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
 
     // An invalid line: nothing is published at all.
     let before = env.high_watermarks().await;
-    let mut child = env
-        .command("logagg-producer")
-        .args(["publish", "--via", "kafka"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n{{\"topic\":\"x\"}}\n", lines[0]).as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
+    let ran = env.run_with_input(
+        "logagg-producer",
+        &["publish", "--via", "kafka"],
+        format!("{}\n{{\"topic\":\"x\"}}\n", lines[0]).as_bytes(),
+    );
+    assert!(!ran.success, "{ran}");
+    assert!(ran.stderr.contains("line 2"), "{ran}");
     assert_eq!(env.high_watermarks().await, before);
 }

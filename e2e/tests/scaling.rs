@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logagg_producer::generator::{LoadPlan, LoadSpec};
-use logagg_testkit::tools::{self, describe_group, lag_zero, owners, GroupRow};
+use logagg_testkit::tools::{self, lag_zero, owners, GroupRow};
 use logagg_testkit::truth::fresh;
 use logagg_testkit::{event, wait_for, Expected, Service, TestEnv};
 
@@ -34,13 +34,7 @@ async fn describe_until(
     what: &str,
     done: impl Fn(&BTreeMap<i32, GroupRow>) -> bool,
 ) -> BTreeMap<i32, GroupRow> {
-    tools::describe_until(
-        timeout,
-        what,
-        || describe_group(&env.group, &env.topic),
-        done,
-    )
-    .await
+    tools::describe_group_until(&env.group, &env.topic, timeout, what, done).await
 }
 
 /// `logagg_consumer_records_total` of one consumer, all outcomes.

@@ -86,6 +86,28 @@ impl TestEnv {
         run(self.command(binary).args(args))
     }
 
+    /// Runs `binary ARGS` to its end with this test's environment and `input` on its stdin.
+    pub fn run_with_input(&self, binary: &str, args: &[&str], input: &[u8]) -> Ran {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .command(binary)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {binary}: {e}"));
+        // Dropped after writing: the child sees the end of its input.
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input)
+            .expect("write stdin");
+        crate::process::Ran::of(child.wait_with_output().expect("wait"))
+    }
+
     /// The idempotent producer, bound to this test's topic.
     pub fn producer(&self) -> EventProducer {
         let mut tuning = ProducerConfig::from_env().expect("producer config");

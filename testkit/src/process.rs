@@ -217,7 +217,7 @@ pub struct Ran {
 }
 
 impl Ran {
-    fn of(output: std::process::Output) -> Self {
+    pub(crate) fn of(output: std::process::Output) -> Self {
         Self {
             success: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -78,27 +78,29 @@ pub fn parse_reset(output: &str, group: &str, topic: &str) -> BTreeMap<i32, i64>
 
 /// `partition -> offset` of GetOffsetShell output (`topic:partition:offset` lines).
 pub fn parse_get_offsets(output: &str, topic: &str) -> BTreeMap<i32, i64> {
-    output
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix(&format!("{topic}:")))
-        .map(|rest| {
-            let (partition, offset) = rest.split_once(':').expect("partition:offset");
-            (
-                partition.parse().expect("partition"),
-                offset.parse().expect("offset"),
-            )
-        })
-        .collect()
+    offsets(output, &format!("{topic}:"), |rest| rest.split_once(':'))
 }
 
 /// `partition -> offset` of `kcat -Q` output (`topic [partition] offset N` lines).
 pub fn parse_kcat_query(output: &str, topic: &str) -> BTreeMap<i32, i64> {
+    offsets(output, &format!("{topic} ["), |rest| {
+        let (partition, rest) = rest.split_once(']')?;
+        Some((partition, rest.trim().strip_prefix("offset ")?))
+    })
+}
+
+/// `partition -> offset` of the lines starting with `prefix`, each split by `cells`.
+fn offsets(
+    output: &str,
+    prefix: &str,
+    cells: impl Fn(&str) -> Option<(&str, &str)>,
+) -> BTreeMap<i32, i64> {
     output
         .lines()
-        .filter_map(|l| l.trim().strip_prefix(&format!("{topic} [")))
+        .filter_map(|l| l.trim().strip_prefix(prefix))
         .map(|rest| {
-            let (partition, rest) = rest.split_once(']').expect("partition]");
-            let offset = rest.trim().strip_prefix("offset ").expect("offset N");
+            let (partition, offset) =
+                cells(rest).unwrap_or_else(|| panic!("unexpected offsets line {rest:?}"));
             (
                 partition.parse().expect("partition"),
                 offset.trim().parse().expect("offset"),
@@ -206,6 +208,17 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+}
+
+/// [`describe_group`] until `done` holds for its rows.
+pub async fn describe_group_until(
+    group: &str,
+    topic: &str,
+    timeout: std::time::Duration,
+    what: &str,
+    done: impl Fn(&BTreeMap<i32, GroupRow>) -> bool,
+) -> BTreeMap<i32, GroupRow> {
+    describe_until(timeout, what, || describe_group(group, topic), done).await
 }
 
 /// The distinct members owning partitions.
