@@ -4,8 +4,7 @@
 //! `events`, `partition_progress`, `topic_counters` and `dead_letters`.
 
 use logagg_consumer::batch::{decode, DecodedRecord, RawRecord};
-use logagg_consumer::metrics::Metrics;
-use logagg_consumer::store::{write_batch, write_isolating_poison};
+use logagg_consumer::store::BatchStore;
 use logagg_core::db::progress::{self, Counts};
 use logagg_core::db::{counters, dead_letters, events};
 use logagg_testkit::truth::assert_one_dead_letter;
@@ -49,6 +48,14 @@ async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
         .collect()
 }
 
+fn store(db: &TestDatabase) -> BatchStore {
+    BatchStore {
+        pool: db.pool.clone(),
+        group: GROUP.into(),
+        topic: KAFKA_TOPIC.into(),
+    }
+}
+
 fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i64) -> Counts {
     Counts {
         received,
@@ -62,9 +69,10 @@ fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let db = TestDatabase::new("write_batch").await;
-    let metrics = Metrics::new();
-    let tally = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
+    let tally = store(&db)
+        .write_batch(&first_batch())
         .await
+        .map(|(tally, _)| tally)
         .expect("write");
     assert_eq!(tally.total, counts(5, 3, 1, 1, 0));
 
@@ -94,15 +102,12 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     assert_eq!((b.received, b.unique_processed), (1, 1));
 
     // The next batch continues the partition: a key stored by the first is a duplicate.
-    let tally = write_batch(
-        &db.pool,
-        GROUP,
-        KAFKA_TOPIC,
-        &decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]),
-        &metrics,
-    )
-    .await
-    .expect("write");
+    let next = decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]);
+    let tally = store(&db)
+        .write_batch(&next)
+        .await
+        .map(|(tally, _)| tally)
+        .expect("write");
     assert_eq!(tally.total, counts(2, 1, 1, 0, 0));
     assert_eq!(progress_by_partition(&db).await[0].1, 6);
     assert_eq!(events::count(&mut conn).await.unwrap(), 4);
@@ -111,9 +116,10 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     let db = TestDatabase::new("replay").await;
-    let metrics = Metrics::new();
-    write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
+    store(&db)
+        .write_batch(&first_batch())
         .await
+        .map(|(tally, _)| tally)
         .expect("write");
     let before = progress_by_partition(&db).await;
     let mut conn = db.conn().await;
@@ -125,8 +131,10 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     .expect("delete");
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
 
-    let tally = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
+    let tally = store(&db)
+        .write_batch(&first_batch())
         .await
+        .map(|(tally, _)| tally)
         .expect("replay");
     assert_eq!(tally.total, counts(0, 0, 0, 0, 5), "only `replayed` moves");
     assert_eq!(
@@ -151,7 +159,6 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_record() {
     let db = TestDatabase::new("poison").await;
-    let metrics = Metrics::new();
     let mut conn = db.conn().await;
     for sql in [
         "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
@@ -169,8 +176,10 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         record(0, 1, "a", "poison"),
         record(0, 2, "a", "ok-2"),
     ]);
-    let error = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &batch, &metrics)
+    let error = store(&db)
+        .write_batch(&batch)
         .await
+        .map(|(tally, _)| tally)
         .expect_err("PostgreSQL refuses the batch");
     assert!(error.to_string().contains("refused by policy"), "{error}");
     assert_eq!(events::count(&mut conn).await.unwrap(), 0, "rolled back");
@@ -183,8 +192,10 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         .unwrap()
         .is_empty());
 
-    let tally = write_isolating_poison(&db.pool, GROUP, KAFKA_TOPIC, &batch, &metrics)
+    let tally = store(&db)
+        .write_isolating_poison(&batch)
         .await
+        .map(|(tally, _)| tally)
         .expect("isolated");
     assert_eq!(tally.total, counts(3, 2, 0, 1, 0));
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
