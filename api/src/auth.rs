@@ -62,7 +62,7 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     if OPEN_PATHS.contains(&trimmed) {
         return None;
     }
-    let served = crate::routes::allowed_methods(path)?;
+    let served = crate::route_table::allowed_methods(path)?;
     if !served.split(", ").any(|m| m == method.as_str()) {
         return None;
     }

@@ -5,6 +5,7 @@
 //! [`db::DbError`]); binaries wrap them with `anyhow::Context` at their edges, and the api maps
 //! errors to HTTP statuses in one place (`logagg_api::errors`).
 
+pub mod backoff;
 pub mod broker_access;
 pub mod config;
 pub mod contract;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod event;
 pub mod kafka;
 pub mod kafka_security;
+pub mod metrics;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;

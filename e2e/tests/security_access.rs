@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use logagg_e2e::{event_json, http, wait_for, HttpReply, Service, TestEnv};
+use logagg_testkit::{event_json, http, wait_for, HttpReply, Service, TestEnv};
 use serde_json::{json, Value};
 
 const PUBLISHER: &str = "pub-7c1e0b1a-token";
@@ -50,7 +50,7 @@ fn tokens_file(dir: &Path, lines: &[(&str, &str, &str, &str)]) -> PathBuf {
 }
 
 fn secrets_dir(env: &TestEnv) -> PathBuf {
-    let dir = logagg_e2e::root()
+    let dir = logagg_testkit::root()
         .join("target")
         .join("e2e-secrets")
         .join(&env.name);
@@ -162,7 +162,7 @@ async fn every_route_answers_each_kind_of_caller_as_its_scope_says() {
     }
     // Only the publishes that were allowed reached the broker.
     let allowed_publishes = 1 + 2; // the seed, then publish + LOGAGG_API_TOKEN
-    assert_eq!(env.high_watermarks(), allowed_publishes);
+    assert_eq!(env.high_watermarks().await, allowed_publishes);
 
     // Names, never tokens, in the metrics and the log.
     let metrics = http("GET", &api.url("/metrics"), &[], None).await.text();
@@ -233,7 +233,7 @@ async fn the_publish_rate_answers_429_with_retry_after_and_admits_what_is_under_
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(
-        env.high_watermarks(),
+        env.high_watermarks().await,
         accepted as i64,
         "nothing refused was produced"
     );

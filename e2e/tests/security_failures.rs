@@ -8,7 +8,7 @@ mod security_kit;
 
 use std::time::Duration;
 
-use logagg_e2e::TestEnv;
+use logagg_testkit::TestEnv;
 use security_kit::{
     database_name, grant_tls_role, mtls_vars, sasl_ssl_vars, spawn, tls_database_url, wait_exit,
     Vars,
@@ -57,7 +57,7 @@ async fn kafka_misconfigurations_stop_the_start_with_their_cause() {
     let env = TestEnv::new("sec_fail_kafka", 1).await;
     // Acknowledged by the broker before any consumer runs.
     let events: Vec<_> = (0..10)
-        .map(|i| logagg_e2e::event(&env.topic, &format!("e-{i}")))
+        .map(|i| logagg_testkit::event(&env.topic, &format!("e-{i}")))
         .collect();
     env.producer().publish(&events).await.expect("publish");
 

@@ -8,7 +8,7 @@ mod security_kit;
 
 use std::time::Duration;
 
-use logagg_e2e::{event_json, http, root, TestEnv};
+use logagg_testkit::{event_json, http, root, TestEnv};
 use security_kit::{grant_tls_role, password, sasl_ssl_vars, spawn, wait_exit};
 
 /// Tokens and passwords the e2e tests hand to the services (security_access.rs and

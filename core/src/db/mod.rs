@@ -9,7 +9,7 @@ pub mod progress;
 pub mod schema;
 pub mod tls;
 
-pub use pool::{connect, run_migrations, Conn, Pool};
+pub use pool::{connect, ping, run_migrations, Conn, Pool};
 pub use tls::establish;
 
 /// Any failure talking to PostgreSQL.

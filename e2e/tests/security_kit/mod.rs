@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{root, Service, TestEnv};
+use logagg_testkit::{root, Service, TestEnv};
 
 /// The run-time TLS material and passwords.
 pub fn certs() -> PathBuf {
@@ -96,11 +96,7 @@ pub fn tls_database_url(database: &str, host: &str, sslmode: &str, root_cert: &s
 
 /// The test database's name (the last path segment of its URL).
 pub fn database_name(env: &TestEnv) -> String {
-    env.database_url
-        .rsplit('/')
-        .next()
-        .expect("a database in the URL")
-        .to_owned()
+    env.database.clone()
 }
 
 /// Lets the TLS-only role use `env`'s database (created and migrated by the plain role),
@@ -151,16 +147,17 @@ pub fn spawn(
     label: &str,
     extra: &[(&'static str, String)],
 ) -> Service {
-    let port = logagg_e2e::free_port();
-    let mut vars = env.vars();
     let addr = if binary == "logagg-api" {
         "LOGAGG_API_ADDR"
     } else {
         "LOGAGG_CONSUMER_ADDR"
     };
-    vars.push((addr, format!("127.0.0.1:{port}")));
-    vars.extend(extra.iter().cloned());
-    Service::spawn(binary, &format!("{}-{label}", env.name), port, &vars)
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    env.spawn(binary, addr, label, &extra)
+        .unwrap_or_else(|e| panic!("spawn {binary}: {e:#}"))
 }
 
 /// Waits (bounded) for the process to exit by itself; its exit status and log.
@@ -196,10 +193,10 @@ pub async fn publish_and_store(prefix: &str, kafka: Vars) {
     let _consumer = env.spawn_consumer_with("c1", &extra).await;
 
     let events: Vec<_> = (0..DISTINCT)
-        .map(|i| logagg_e2e::event_json("secured", &format!("e-{i}")))
+        .map(|i| logagg_testkit::event_json("secured", &format!("e-{i}")))
         .collect();
     for chunk in events.chunks(10).chain([&events[..REPEATED]]) {
-        let reply = logagg_e2e::publish(&api, &serde_json::json!({ "events": chunk })).await;
+        let reply = api.publish(&serde_json::json!({ "events": chunk })).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.json()["accepted"], chunk.len());
     }
