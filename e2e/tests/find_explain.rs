@@ -3,7 +3,7 @@
 //! sequential scan of `events`.
 
 use logagg_core::db::{query_forms, search};
-use logagg_e2e::TestEnv;
+use logagg_testkit::TestEnv;
 
 const ROWS: i64 = 200_000;
 

@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::TestEnv;
+use logagg_testkit::TestEnv;
 
 const ROWS: i64 = 1_000_000;
 const PEAK_RSS_LIMIT_KB: u64 = 100 * 1024;
 
 /// Peak resident set size of a process (VmHWM), in kB.
-fn peak_rss_kb(pid: i32) -> u64 {
+fn peak_rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()
@@ -128,7 +128,7 @@ async fn a_million_rows_export_exactly_in_constant_memory() {
 
 /// The deletion ran (so the first export really raced it).
 async fn wait_deleted(env: &TestEnv) {
-    logagg_e2e::wait_for(Duration::from_secs(30), "the midway delete", || async {
+    logagg_testkit::wait_for(Duration::from_secs(30), "the midway delete", || async {
         (env.rows().await == ROWS - 1000).then_some(())
     })
     .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use find_support::{follow, key};
 use logagg_core::Event;
-use logagg_e2e::{http, wait_for, Service, TestEnv};
+use logagg_testkit::{http, wait_for, Service, TestEnv};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{http, TestEnv};
+use logagg_testkit::{http, TestEnv};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_and_retry_refuse_bad_input_without_a_5xx() {

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use find_support::{key, SseClient, SseEvent};
-use logagg_e2e::{assert_golden, http, spawn_paced_sender, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
+use logagg_testkit::{http, TestEnv};
 
 const TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -61,7 +61,7 @@ async fn tails_receive_every_event_once_while_two_consumers_commit() {
 
     let _c1 = env.spawn_consumer("c1").await;
     let _c2 = env.spawn_consumer("c2").await;
-    let sender = spawn_paced_sender(&env, &plan, 1_000, Duration::from_millis(30));
+    let sender = env.spawn_paced_sender(&plan, 1_000, Duration::from_millis(30));
 
     let total = expected.len();
     let filtered_total = expected_filtered.len();
@@ -114,7 +114,7 @@ async fn tails_receive_every_event_once_while_two_consumers_commit() {
     let resume_from = first_part.last().unwrap().id.clone();
     drop(leaver);
     let rows_then = env.rows().await;
-    logagg_e2e::wait_for(
+    logagg_testkit::wait_for(
         TIMEOUT,
         "5,000 more rows while the leaver is away",
         || async { (env.rows().await >= rows_then + 5_000).then_some(()) },
@@ -125,7 +125,7 @@ async fn tails_receive_every_event_once_while_two_consumers_commit() {
     back.read_until(TIMEOUT, |c| c.events.len() >= rest).await;
 
     sender.await.expect("sender");
-    assert_golden(&env, &plan, TIMEOUT).await;
+    env.assert_golden(&plan, TIMEOUT).await;
 
     let all = all_task.await.expect("all");
     assert_eq!(distinct_in_order(&all.events, "all"), expected);

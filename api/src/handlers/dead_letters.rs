@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use base64::Engine;
+use logagg_core::contract::ErrorBody;
 use logagg_core::db::dead_letters::{self, DeadLetterQuery, StoredDeadLetter};
 use logagg_core::db::{counters, DbError};
 use serde_json::{json, Value};
@@ -20,6 +21,15 @@ use crate::state::AppState;
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
+#[utoipa::path(
+    get,
+    path = "/topics",
+    summary = "Every topic with its stored count, event-time bounds, last store time and counters.",
+    responses(
+        (status = 200, description = "An array of topics", body = Object),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn topics(state: AppState) -> Result<Response, ApiError> {
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let topics = counters::summaries(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
@@ -129,6 +139,25 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/dead-letters",
+    summary = "Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).",
+    params(
+        ("partition" = Option<i32>, Query, description = "Kafka partition"),
+        ("error" = Option<String>, Query, description = "Case-insensitive substring of the error"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Stored at or after"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Stored before"),
+        ("status" = Option<String>, Query, description = "pending, retried or all (default)"),
+        ("before" = Option<i64>, Query, description = "Only ids below this one"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "An array of dead letters", body = Object),
+        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
     let params = parse_query_string(raw_query)?;
     let query = parse(&params)?;
@@ -172,6 +201,17 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
 
 /// `POST /dead-letters/{id}/retry`: the record goes back to the Kafka topic exactly as it was
 /// read (the consumer then judges it again, e.g. after a fix); the dead letter is marked.
+#[utoipa::path(
+    post,
+    path = "/dead-letters/{id}/retry",
+    summary = "Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).",
+    params(("id" = i64, Path, description = "The dead letter's id")),
+    responses(
+        (status = 200, description = "Re-published", body = Object),
+        (status = 404, description = "No such dead letter", body = ErrorBody),
+        (status = 503, description = "Broker or database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
     let missing = || ApiError::NotFound(format!("no dead letter {id:?}"));
     let id: i64 = id.parse().map_err(|_| missing())?;

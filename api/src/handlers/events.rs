@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use logagg_core::db::events::{self, Order, StoredEvent};
+use logagg_core::contract::{ErrorBody, EventView};
+use logagg_core::db::events::{self, Order};
 use logagg_core::db::search::{self as search_db, After, EventQuery, FoundEvent};
 use percent_encoding::percent_decode_str;
 use warp::http::{header, HeaderValue};
@@ -105,6 +106,29 @@ pub async fn resolve(
     Ok(query)
 }
 
+#[utoipa::path(
+    get,
+    path = "/events",
+    summary = "Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.",
+    params(
+        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
+        ("source" = Option<String>, Query, description = "Exact source"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
+        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
+        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Events per page (default 100)"),
+        ("before" = Option<i64>, Query, description = "Only events with an id below this one (the last id of a newest-first page)"),
+        ("after" = Option<String>, Query, description = "Oldest first (order=asc): events stored after this one in commit order; an event id or the cursor <tx>.<id> of Link / the stream's event ids. Newest first: only ids above it"),
+        ("order" = Option<String>, Query, description = "asc (commit order) or desc (newest first)"),
+    ),
+    responses(
+        (status = 200, description = "Events", body = Vec<EventView>),
+        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     state: AppState,
     raw_query: &str,
@@ -140,7 +164,7 @@ pub async fn list(
     let next = more
         .then(|| rows.last().map(|r| next_link(&query, r)))
         .flatten();
-    let events: Vec<&StoredEvent> = rows.iter().map(|r| &r.event).collect();
+    let events: Vec<EventView> = rows.into_iter().map(|r| r.event.into()).collect();
     let mut response = warp::reply::json(&events).into_response();
     if let Some(link) = next {
         if let Ok(value) = HeaderValue::from_str(&link) {
@@ -183,6 +207,21 @@ fn storable(text: &str) -> bool {
 
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
+#[utoipa::path(
+    get,
+    path = "/events/{topic}/{event_id}",
+    summary = "One stored event.",
+    params(
+        ("topic" = String, Path, description = "The event's topic (may contain /)"),
+        ("event_id" = String, Path, description = "The event id (percent-encode a / inside it)"),
+    ),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 404, description = "No such event", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> {
     let usage = || ApiError::NotFound("no such route; use /events/{topic}/{event_id}".into());
     let (topic, event_id) = tail.rsplit_once('/').ok_or_else(usage)?;
@@ -212,6 +251,7 @@ pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> 
 mod tests {
     use super::*;
     use crate::handlers::search::tests::params;
+    use logagg_core::db::events::StoredEvent;
 
     fn found(id: i64, tx: &str) -> FoundEvent {
         let now = chrono::Utc::now();
@@ -220,7 +260,7 @@ mod tests {
                 id,
                 topic: "t".into(),
                 event_id: "e".into(),
-                timestamp: now,
+                event_timestamp: now,
                 source: "s".into(),
                 payload: serde_json::json!({}),
                 processed_at: now,

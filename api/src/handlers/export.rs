@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use logagg_core::contract::{ErrorBody, EventView};
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, EventQuery};
 use logagg_core::db::DbError;
@@ -25,6 +26,27 @@ const EXPORT_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Batches serialized ahead of a slow client.
 const BATCHES_AHEAD: usize = 2;
 
+#[utoipa::path(
+    get,
+    path = "/events/export",
+    summary = "Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).",
+    params(
+        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
+        ("source" = Option<String>, Query, description = "Exact source"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
+        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
+        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
+        ("before" = Option<i64>, Query, description = "Only ids below this one"),
+        ("order" = Option<String>, Query, description = "desc (default) or asc (commit order)"),
+    ),
+    responses(
+        (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
+        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
+        (status = 503, description = "Too many exports running, or database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn export(
     state: AppState,
     params: &HashMap<String, String>,
@@ -105,7 +127,7 @@ async fn stream_rows(
         }
         let mut chunk = Vec::with_capacity(rows.len() * 256);
         for row in &rows {
-            serde_json::to_writer(&mut chunk, &row.event)
+            serde_json::to_writer(&mut chunk, &EventView::from(row.event.clone()))
                 .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
             chunk.push(b'\n');
         }

@@ -1,15 +1,16 @@
-//! `POST /publish`: check the caller and the body, validate every event, then produce and wait
-//! for the broker's acks.
+//! `POST /publish`: check the body, validate every event, charge the token's publish rate,
+//! then produce and wait for the broker's acks (the token itself is checked by `auth`'s guard
+//! before this handler runs).
 //!
 //! Once the route matched (path and method) this handler answers every request itself: a
 //! rejection here would fall through to the 404/405 fallback of the router.
 
 use bytes::{Buf, Bytes};
 use futures::Stream;
+use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, PublishedOffset};
 use logagg_core::Event;
 use logagg_producer::PublishError;
-use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
+use serde_json::Value;
 use warp::http::{header, HeaderMap};
 use warp::reply::Response;
 use warp::Reply;
@@ -22,8 +23,27 @@ use crate::state::AppState;
 /// record overhead. Bigger events are refused up front (422) instead of failing at the broker.
 pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 
-/// The handler: token, body size, content type, JSON, events; then the broker. The body is
+/// The handler: body size, content type, JSON, events; then the broker. The body is
 /// read first (up to the limit) whatever the answer, so the connection stays usable.
+#[utoipa::path(
+    post,
+    path = "/publish",
+    summary = "Publish one event, an array of events, or {\"events\": [...]}; answered once the broker acked every event.",
+    request_body = PublishRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)", body = ErrorBody),
+        (status = 403, description = "The token lacks the publish scope", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Content type is not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
+        (status = 429, description = "Over the token's publish rate; nothing published; retry after Retry-After", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Broker unavailable or slow; retry after Retry-After", body = ErrorBody),
+    ),
+)]
 pub async fn publish<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
@@ -66,10 +86,6 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BodyError>,
 ) -> Result<Response, ApiError> {
-    authorize(
-        state.config.token.as_deref(),
-        header_text(headers, header::AUTHORIZATION),
-    )?;
     let body = body.map_err(|error| match error {
         BodyError::TooLarge => ApiError::PayloadTooLarge(format!(
             "request body is larger than the limit of {} bytes",
@@ -83,6 +99,7 @@ async fn handle(
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let events = parse_events(value, state.config.max_batch_events)?;
+    state.auth.admit_publish(headers, events.len())?;
     let records: Vec<(&str, &[u8])> = events
         .iter()
         .map(|e| (e.event.topic.as_str(), e.json.as_slice()))
@@ -103,39 +120,20 @@ async fn handle(
         PublishError::Fatal(e) => ApiError::Internal(e),
     })?;
     state.metrics.events_accepted.inc_by(events.len() as u64);
-    let offsets: Vec<Value> = events
+    let offsets = events
         .iter()
         .zip(&acks)
-        .map(|(e, ack)| json!({"event_id": e.event.event_id, "partition": ack.partition, "offset": ack.offset}))
+        .map(|(e, ack)| PublishedOffset {
+            event_id: e.event.event_id.clone(),
+            partition: ack.partition,
+            offset: ack.offset,
+        })
         .collect();
-    Ok(warp::reply::json(&json!({
-        "status": "accepted",
-        "accepted": events.len(),
-        "offsets": offsets,
-    }))
-    .into_response())
+    Ok(warp::reply::json(&PublishResponse::accepted(offsets)).into_response())
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn authorize(expected: Option<&str>, header: Option<&str>) -> Result<(), ApiError> {
-    let Some(expected) = expected else {
-        return Ok(());
-    };
-    // The scheme is case-insensitive (RFC 9110 section 11.1).
-    let given = header
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or("");
-    // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-    if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
 }
 
 /// `application/json`, optionally with parameters, or any `application/*+json`.
@@ -263,6 +261,8 @@ fn unprocessable(message: &str, details: Vec<ItemError>) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn event(id: &str) -> Value {
@@ -330,17 +330,6 @@ mod tests {
         assert!(is_json(Some("application/vnd.logagg+json")));
         assert!(!is_json(Some("text/plain")));
         assert!(!is_json(None));
-    }
-
-    #[test]
-    fn bearer_token_is_checked_only_when_configured() {
-        assert!(authorize(None, None).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Bearer s3cret")).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Bearer s3cres")).is_err());
-        assert!(authorize(Some("s3cret"), None).is_err());
-        assert!(authorize(Some("s3cret"), Some("bearer s3cret")).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Basic s3cret")).is_err());
-        assert!(authorize(Some("s3cret"), Some("s3cret")).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use logagg_core::contract::{ErrorBody, EventView};
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, CommitCursor, EventFilter, EventQuery};
 use logagg_core::db::tail;
@@ -26,6 +27,26 @@ const CATCH_UP_ROWS: i64 = 1_000;
 /// Events queued towards one client before the stream waits for it.
 const CLIENT_QUEUE: usize = 256;
 
+#[utoipa::path(
+    get,
+    path = "/events/stream",
+    summary = "Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.",
+    params(
+        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
+        ("source" = Option<String>, Query, description = "Exact source"),
+        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
+        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
+        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (wins over after=)"),
+    ),
+    responses(
+        (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
+        (status = 503, description = "Too many open streams, or database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn stream(
     state: AppState,
     raw_query: &str,
@@ -199,7 +220,8 @@ impl Follower {
     }
 
     async fn send(&self, found: &search_db::FoundEvent) -> Result<(), Gone> {
-        let data = serde_json::to_string(&found.event).map_err(|_| Gone)?;
+        let data =
+            serde_json::to_string(&EventView::from(found.event.clone())).map_err(|_| Gone)?;
         let event = Event::default().id(found.cursor().to_string()).data(data);
         self.sender.send(event).await.map_err(|_| Gone)
     }

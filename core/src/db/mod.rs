@@ -10,8 +10,10 @@ pub mod query_forms;
 pub mod schema;
 pub mod search;
 pub mod tail;
+pub mod tls;
 
-pub use pool::{connect, run_migrations, Conn, Pool};
+pub use pool::{connect, ping, run_migrations, Conn, Pool};
+pub use tls::establish;
 
 /// Any failure talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

@@ -72,8 +72,8 @@ pub fn matches(filter: &EventFilter, row: &TailRow) -> bool {
     let event = &row.found.event;
     (filter.topics.is_empty() || filter.topics.contains(&event.topic))
         && filter.source.as_ref().is_none_or(|s| *s == event.source)
-        && filter.from.is_none_or(|from| event.timestamp >= from)
-        && filter.to.is_none_or(|to| event.timestamp < to)
+        && filter.from.is_none_or(|from| event.event_timestamp >= from)
+        && filter.to.is_none_or(|to| event.event_timestamp < to)
         && filter
             .text
             .as_ref()

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{http, Service};
+use logagg_testkit::{http, Service};
 use serde_json::Value;
 
 /// One delivered SSE event: its id (the commit cursor) and its JSON data.
