@@ -38,7 +38,7 @@ COPY . .
 RUN --mount=type=cache,id=logagg-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=logagg-cargo-git,target=/usr/local/cargo/git \
     --mount=type=cache,id=logagg-target,target=/src/target \
-    cargo build --release --locked --bins -p logagg-api -p logagg-consumer -p logagg-producer \
+    cargo build --release --locked --bins -p logagg-api -p logagg-consumer -p logagg-loadgen \
  && mkdir -p /out \
  && for bin in logagg-api logagg-consumer logagg-producer; do \
         install -m 0755 "target/release/${bin}" "/out/${bin}"; \

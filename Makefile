@@ -1,32 +1,57 @@
-# logagg developer commands. `make run` and `make test` are the two that matter; see README.md.
+# logagg developer commands, all in this one file. `make help` lists them; README.md explains them.
+# Every target is one line of `make help`: the text after `##` on the target's line.
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-include Makefile.infra
-include Makefile.bench
+# Extra logagg-bench arguments for `make bench`/`make bench-smoke`, e.g. BENCH_ARGS="--events 200000".
+BENCH_ARGS ?=
+# Where `make install` puts the three binaries (cargo's default: ~/.cargo/bin, on PATH after rustup).
+INSTALL_ROOT ?=
 
-.PHONY: help deps run test lint build
+.PHONY: help check test run up down install bench bench-smoke deps build lint unit
 
-help:
-	@echo "make run         local Kafka + PostgreSQL, consumer, API on 127.0.0.1:8080, demo load; Ctrl-C stops"
-	@echo "make test        make up, fmt check, clippy -D warnings, every test against the real services"
-	@echo "make up / down   only the local Kafka broker and PostgreSQL"
-	@echo "make bench       benchmarks (prints a table, writes docs/PERFORMANCE.md)"
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
-deps:
-	@bash scripts/build-deps.sh
+check: lint unit ## fmt, clippy -D warnings and every test that needs no service (no apt, no network)
 
-run: deps up
+test: deps up lint build ## everything: installs and starts Kafka + PostgreSQL, then every test against them
+	cargo test --workspace
+	bash scripts/compose-check.sh
+	bash scripts/bench.sh --smoke $(BENCH_ARGS)
+
+run: deps up ## local Kafka + PostgreSQL, consumer, API on 127.0.0.1:8080, demo load; Ctrl-C stops
 	@bash scripts/run.sh
 
-build: deps
+up: ## start only the local Kafka broker and PostgreSQL (idempotent)
+	@bash scripts/up.sh
+
+down: ## stop the local Kafka broker and PostgreSQL (data in .local/ is kept)
+	@bash scripts/down.sh
+
+install: ## release-build logagg-api, logagg-consumer, logagg-producer into cargo's bin dir (on PATH)
+	@for crate in api consumer loadgen; do \
+		cargo install --locked --path $$crate $(if $(INSTALL_ROOT),--root $(INSTALL_ROOT)) || exit 1; \
+	done
+
+bench: ## benchmarks at full size (release build); prints a table, rewrites docs/PERFORMANCE.md
+	@bash scripts/bench.sh $(BENCH_ARGS)
+
+bench-smoke: ## a few seconds of each benchmark at small sizes (debug build); checks counts only
+	@bash scripts/bench.sh --smoke $(BENCH_ARGS)
+
+deps: ## install the Debian packages the build needs (apt; nothing when present)
+	@bash scripts/build-deps.sh
+
+build: deps ## debug-build every binary
 	cargo build --workspace --bins
 
-lint:
+lint: ## cargo fmt --check and clippy -D warnings
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: deps up lint build
-	cargo test --workspace
-	bash scripts/compose-check.sh
-	$(MAKE) --no-print-directory bench-smoke
+unit: ## the tests that need no service: unit tests and the pure-logic test files
+	cargo build --workspace --bins
+	cargo test --workspace --lib --bins
+	cargo test -p logagg-core --tests
+	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config

@@ -171,13 +171,14 @@ is_local_kafka() {
   esac
 }
 
-# is_local_pg URL: the database URL designates our local PostgreSQL.
+# is_local_pg URL: the database URL designates our local PostgreSQL's address (user, password
+# and database may differ: a wrong password is then the server's to report, by name).
 is_local_pg() {
-  local u="$1" h p
+  local rest="${1#*://}" hostport h
+  rest="${rest#*@}"
+  hostport="${rest%%/*}"
   for h in "$PG_HOST" localhost; do
-    for p in postgres postgresql; do
-      [[ "$u" == "$p://$PG_USER:$PG_PASSWORD@$h:$PG_PORT/$PG_DB" ]] && return 0
-    done
+    [[ "$hostport" == "$h:$PG_PORT" ]] && return 0
   done
   return 1
 }

@@ -4,7 +4,7 @@
 #
 # A service is skipped when the environment points elsewhere:
 #   LOGAGG_KAFKA_BROKERS other than 127.0.0.1:9092 / localhost:9092  -> no local Kafka
-#   DATABASE_URL other than postgres://logagg:logagg@127.0.0.1:5432/logagg -> no local PostgreSQL
+#   DATABASE_URL at another address than 127.0.0.1:5432 / localhost:5432  -> no local PostgreSQL
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,7 +17,7 @@ pg_local=1
 kafka_local=1
 if ! is_local_pg "$db_url"; then
   pg_local=""
-  info "DATABASE_URL points at another server; not starting the local PostgreSQL"
+  info "DATABASE_URL points at another server than $PG_HOST:$PG_PORT; not starting the local PostgreSQL"
 fi
 if ! is_local_kafka "$brokers"; then
   kafka_local=""

@@ -1,6 +1,11 @@
 //! Typed configuration from the environment: every `LOGAGG_*` variable (and `DATABASE_URL`)
 //! is declared once in [`VARIABLES`] with its default and meaning, and parsed into the structs
 //! below. docs/CONFIGURATION.md is checked against [`VARIABLES`] by a test.
+//!
+//! A `.env` file (in the working directory or a parent) is read before the first variable:
+//! what the real environment sets wins over it. Booleans accept `true/false/1/0/yes/no/on/off`;
+//! enumerated values are checked against their list; anything else is refused at start with an
+//! error naming the variable and what it accepts.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -31,17 +36,17 @@ variables! {
     "LOGAGG_DB_POOL_SIZE" = "8": "Connections in each process's PostgreSQL pool.",
     "LOGAGG_API_ADDR" = "127.0.0.1:8080": "Listen address of the HTTP API.",
     "LOGAGG_API_TOKEN" = "": "When set, POST /publish requires `Authorization: Bearer <token>`.",
-    "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503.",
+    "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503; for `logagg-producer`, how long each record or request waits for its ack (30000 when unset).",
     "LOGAGG_MAX_BATCH_EVENTS" = "1000": "Most events accepted by one POST /publish.",
     "LOGAGG_MAX_BODY_BYTES" = "4194304": "Largest POST /publish body, in bytes (413 above it).",
     "LOGAGG_PRODUCER_LINGER_MS" = "1": "librdkafka linger.ms of the producer: how long it waits to fill a batch (each single-event publish waits this long).",
-    "LOGAGG_PRODUCER_COMPRESSION" = "lz4": "Producer compression codec (none, gzip, snappy, lz4, zstd).",
+    "LOGAGG_PRODUCER_COMPRESSION" = "lz4": "Producer compression codec: none, gzip, snappy, lz4 or zstd.",
     "LOGAGG_CONSUMER_ADDR" = "127.0.0.1:8081": "Listen address of the consumer's /healthz, /health and /metrics.",
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",
     "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it.",
     "LOGAGG_CONSUMER_SESSION_TIMEOUT_MS" = "10000": "Kafka session.timeout.ms of the consumer: how long a silent member keeps its partitions.",
     "LOGAGG_DB_RETRY_MAX_MS" = "10000": "Cap of the consumer's exponential backoff while PostgreSQL fails.",
-    "LOGAGG_LOG_JSON" = "false": "Log as JSON lines instead of human-readable text (RUST_LOG sets the filter).",
+    "LOGAGG_LOG_JSON" = "false": "Log as JSON lines instead of human-readable text (true/false, 1/0, yes/no, on/off; RUST_LOG sets the filter).",
 }
 
 /// A variable was set to something that does not parse.
@@ -53,7 +58,24 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// The accepted spellings of a boolean variable.
+pub const BOOLEAN_VALUES: &[&str] = &["true", "false", "1", "0", "yes", "no", "on", "off"];
+/// The producer compression codecs librdkafka offers.
+pub const COMPRESSION_VALUES: &[&str] = &["none", "gzip", "snappy", "lz4", "zstd"];
+
+/// Reads `.env` once (the real environment wins). A missing file is fine; an unreadable one
+/// is reported on stderr, since logging is not set up yet when configuration is first read.
+fn load_dotenv() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| match dotenvy::dotenv() {
+        Ok(_) => {}
+        Err(error) if error.not_found() => {}
+        Err(error) => eprintln!("ignoring .env: {error}"),
+    });
+}
+
 fn lookup(name: &'static str) -> (String, bool) {
+    load_dotenv();
     let declared = VARIABLES
         .iter()
         .find(|v| v.name == name)
@@ -74,6 +96,47 @@ where
         reason: e.to_string(),
         value,
     })
+}
+
+/// A boolean in any of [`BOOLEAN_VALUES`] (case-insensitive).
+pub fn parse_bool(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(not_one_of(name, value, BOOLEAN_VALUES)),
+    }
+}
+
+/// `value` if it is one of `accepted` (case-insensitive), lowercased.
+pub fn parse_one_of(
+    name: &'static str,
+    value: &str,
+    accepted: &[&str],
+) -> Result<String, ConfigError> {
+    let lower = value.trim().to_ascii_lowercase();
+    if accepted.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(not_one_of(name, value, accepted))
+    }
+}
+
+fn not_one_of(name: &'static str, value: &str, accepted: &[&str]) -> ConfigError {
+    ConfigError {
+        name,
+        value: value.to_owned(),
+        reason: format!("expected one of {}", accepted.join(", ")),
+    }
+}
+
+/// The boolean variable `name`.
+pub fn flag(name: &'static str) -> Result<bool, ConfigError> {
+    parse_bool(name, &lookup(name).0)
+}
+
+/// The enumerated variable `name`, checked against `accepted`.
+pub fn one_of(name: &'static str, accepted: &[&str]) -> Result<String, ConfigError> {
+    parse_one_of(name, &lookup(name).0, accepted)
 }
 
 fn millis(name: &'static str) -> Result<Duration, ConfigError> {
@@ -132,7 +195,7 @@ impl ProducerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             linger: millis("LOGAGG_PRODUCER_LINGER_MS")?,
-            compression: parse("LOGAGG_PRODUCER_COMPRESSION")?,
+            compression: one_of("LOGAGG_PRODUCER_COMPRESSION", COMPRESSION_VALUES)?,
             delivery_timeout: millis("LOGAGG_PUBLISH_TIMEOUT_MS")?,
         })
     }
@@ -184,7 +247,7 @@ impl ConsumerConfig {
 
 /// Whether logs are JSON lines.
 pub fn log_json() -> Result<bool, ConfigError> {
-    parse("LOGAGG_LOG_JSON")
+    flag("LOGAGG_LOG_JSON")
 }
 
 #[cfg(test)]
@@ -200,6 +263,47 @@ mod tests {
         ApiConfig::from_env().unwrap();
         ConsumerConfig::from_env().unwrap();
         log_json().unwrap();
+    }
+
+    #[test]
+    fn booleans_accept_the_usual_spellings_and_refuse_others_by_name() {
+        for yes in ["true", "TRUE", "1", "yes", "Yes", "on", " true "] {
+            assert!(parse_bool("LOGAGG_LOG_JSON", yes).unwrap(), "{yes}");
+        }
+        for no in ["false", "False", "0", "no", "off"] {
+            assert!(!parse_bool("LOGAGG_LOG_JSON", no).unwrap(), "{no}");
+        }
+        let error = parse_bool("LOGAGG_LOG_JSON", "maybe")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("LOGAGG_LOG_JSON"), "{error}");
+        assert!(error.contains("\"maybe\""), "{error}");
+        assert!(error.contains("true, false, 1, 0, yes, no"), "{error}");
+    }
+
+    #[test]
+    fn enumerated_values_are_checked_naming_the_variable_and_the_list() {
+        assert_eq!(
+            parse_one_of("LOGAGG_PRODUCER_COMPRESSION", "ZSTD", COMPRESSION_VALUES).unwrap(),
+            "zstd"
+        );
+        let error = parse_one_of("LOGAGG_PRODUCER_COMPRESSION", "brotli", COMPRESSION_VALUES)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("LOGAGG_PRODUCER_COMPRESSION"), "{error}");
+        assert!(error.contains("none, gzip, snappy, lz4, zstd"), "{error}");
+    }
+
+    #[test]
+    fn defaults_of_checked_variables_are_accepted() {
+        let default = |name: &str| VARIABLES.iter().find(|v| v.name == name).unwrap().default;
+        parse_bool("LOGAGG_LOG_JSON", default("LOGAGG_LOG_JSON")).unwrap();
+        parse_one_of(
+            "LOGAGG_PRODUCER_COMPRESSION",
+            default("LOGAGG_PRODUCER_COMPRESSION"),
+            COMPRESSION_VALUES,
+        )
+        .unwrap();
     }
 
     #[test]

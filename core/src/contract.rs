@@ -141,7 +141,7 @@ fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 }
 
 /// `GET /stats`: exact counters read from PostgreSQL, so every API instance answers the same.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatsResponse {
     pub consumer_group: String,
     /// Records on the broker not yet stored, summed over partitions; null when the broker

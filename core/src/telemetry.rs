@@ -1,10 +1,19 @@
 //! One tracing setup for every binary: `RUST_LOG` filters (default `info`), and
-//! `LOGAGG_LOG_JSON=true` switches to JSON lines.
+//! `LOGAGG_LOG_JSON=true` switches to JSON lines. Colours only when stderr is a terminal, so
+//! log files carry no escape codes.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Call once, first thing in `main`.
+/// Installs the global subscriber. Call once, first thing in `main`: it reads the
+/// configuration first (so `.env` is loaded before `RUST_LOG`), and exits with status 2 when
+/// `LOGAGG_LOG_JSON` is not a boolean.
 pub fn init() {
+    let json = crate::config::log_json().unwrap_or_else(|error| {
+        eprintln!("Error: {error}");
+        std::process::exit(2);
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // warp's own trace filter reports every 5xx (503s included) as ERROR; our request log
         // line already carries the status.
@@ -12,8 +21,9 @@ pub fn init() {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if crate::config::log_json().unwrap_or(false) {
+    if json {
         builder.json().init();
     } else {
         builder.init();

@@ -1,5 +1,9 @@
-//! Deterministic load generation with known ground truth: for a seed, exactly which sends are
-//! first occurrences and which re-send an earlier event (same topic and event_id).
+//! The load plan, deterministic load generation with known ground truth: for a seed, exactly
+//! which sends are first occurrences and which re-send an earlier event (same topic and
+//! event_id), and the one [`Expected`] outcome that `load --verify`, e2e and bench compare the
+//! aggregator's counters against.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use logagg_core::Event;
@@ -68,11 +72,7 @@ impl LoadPlan {
         let id =
             uuid::Builder::from_unix_timestamp_millis(timestamp.timestamp_millis() as u64, &random)
                 .into_uuid();
-        let topic = format!(
-            "{}.{}",
-            self.spec.topic_prefix,
-            index as usize % self.spec.topics.max(1)
-        );
+        let topic = self.topic_of(index);
         let mut payload = Map::new();
         payload.insert("seq".into(), json!(index));
         if self.spec.payload_bytes > 0 {
@@ -90,6 +90,127 @@ impl LoadPlan {
     /// The event of the k-th send.
     pub fn send(&self, k: usize) -> Event {
         self.event(self.sends[k])
+    }
+
+    /// The logical topic of distinct event `index`: `<prefix>.<index mod topics>`.
+    pub fn topic_of(&self, index: u32) -> String {
+        format!(
+            "{}.{}",
+            self.spec.topic_prefix,
+            index as usize % self.spec.topics.max(1)
+        )
+    }
+
+    /// The ground truth: what the aggregator's counters must grow by once every send of this
+    /// plan was received exactly once.
+    pub fn expected(&self) -> Expected {
+        let topics = self.spec.topics.max(1);
+        let mut received = vec![0u64; topics];
+        for &index in &self.sends {
+            received[index as usize % topics] += 1;
+        }
+        // Originals are the indices 0..distinct, so each topic's share of them is exact.
+        let unique =
+            |t: usize| (self.distinct / topics + usize::from(t < self.distinct % topics)) as u64;
+        let per_topic = (0..topics)
+            .filter(|&t| received[t] > 0)
+            .map(|t| {
+                let counts = Counts {
+                    received: received[t],
+                    unique: unique(t),
+                    duplicates: received[t] - unique(t),
+                };
+                (self.topic_of(t as u32), counts)
+            })
+            .collect();
+        Expected {
+            received: self.sends.len() as u64,
+            unique: self.distinct as u64,
+            duplicates: self.duplicates as u64,
+            per_topic,
+        }
+    }
+}
+
+/// Counter figures of one slice of traffic: everything received, the distinct events stored
+/// (`unique_processed`, also the rows in `events`), and the re-sends dropped
+/// (`duplicate_dropped`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub received: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+}
+
+/// The one ground truth of a [`LoadPlan`]: totals and the same figures per logical topic.
+/// `received = unique + duplicates` holds for the totals and for every topic; nothing is
+/// invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub received: u64,
+    pub unique: u64,
+    pub duplicates: u64,
+    pub per_topic: BTreeMap<String, Counts>,
+}
+
+impl Expected {
+    /// The totals as [`Counts`].
+    pub fn totals(&self) -> Counts {
+        Counts {
+            received: self.received,
+            unique: self.unique,
+            duplicates: self.duplicates,
+        }
+    }
+
+    /// Compares what the aggregator's per-topic counters grew by (`observed`, topics outside the
+    /// plan are ignored: they are other traffic) with this truth; returns every figure that is
+    /// off, empty when all hold. `resent` is how many records were re-sent after an ambiguous
+    /// failure: each may have landed once more, as one more received and one more duplicate of
+    /// its topic, and never more than `resent` in all.
+    pub fn mismatches(&self, observed: &BTreeMap<String, Counts>, resent: u64) -> Vec<String> {
+        let mut off = Vec::new();
+        let mut wire_extra_total = 0u64;
+        for (topic, want) in &self.per_topic {
+            let got = observed.get(topic).copied().unwrap_or_default();
+            if got.unique != want.unique {
+                off.push(format!(
+                    "topic {topic}: unique_processed grew by {}, expected {}",
+                    got.unique, want.unique
+                ));
+            }
+            let Some(wire_extra) = got.received.checked_sub(want.received) else {
+                off.push(format!(
+                    "topic {topic}: received grew by {}, expected {}",
+                    got.received, want.received
+                ));
+                continue;
+            };
+            wire_extra_total += wire_extra;
+            if got.duplicates != want.duplicates + wire_extra {
+                let because = if wire_extra > 0 {
+                    format!(" + {wire_extra} re-sent by retries")
+                } else {
+                    String::new()
+                };
+                off.push(format!(
+                    "topic {topic}: duplicate_dropped grew by {}, expected {}{because}",
+                    got.duplicates, want.duplicates
+                ));
+            }
+        }
+        if wire_extra_total > resent {
+            let retries = if resent == 0 {
+                "nothing was re-sent".to_owned()
+            } else {
+                format!("only {resent} were re-sent")
+            };
+            off.push(format!(
+                "received {} more than were sent ({} in all), and {retries}",
+                wire_extra_total, self.received
+            ));
+        }
+        off
     }
 }
 
@@ -160,6 +281,77 @@ mod tests {
                 .get_version_num(),
             7
         );
+    }
+
+    #[test]
+    fn expected_matches_the_sends_event_by_event() {
+        let plan = LoadPlan::new(spec(3_001, 0.37, 11));
+        let expected = plan.expected();
+        let mut seen = HashSet::new();
+        let mut per_topic: BTreeMap<String, Counts> = BTreeMap::new();
+        for k in 0..plan.sends.len() {
+            let event = plan.send(k);
+            let counts = per_topic.entry(event.topic.clone()).or_default();
+            counts.received += 1;
+            if seen.insert((event.topic, event.event_id)) {
+                counts.unique += 1;
+            } else {
+                counts.duplicates += 1;
+            }
+        }
+        assert_eq!(expected.per_topic, per_topic);
+        assert_eq!(
+            expected.totals(),
+            Counts {
+                received: 3_001,
+                unique: plan.distinct as u64,
+                duplicates: plan.duplicates as u64
+            }
+        );
+        assert_eq!(expected.per_topic.len(), 4);
+        assert!(plan.expected().mismatches(&per_topic, 0).is_empty());
+    }
+
+    #[test]
+    fn other_traffic_is_ignored_and_every_off_figure_named() {
+        let plan = LoadPlan::new(spec(400, 0.25, 5));
+        let expected = plan.expected();
+        let mut observed = expected.per_topic.clone();
+        observed.insert(
+            "someone.else".into(),
+            Counts {
+                received: 7,
+                unique: 7,
+                duplicates: 0,
+            },
+        );
+        assert!(expected.mismatches(&observed, 0).is_empty());
+        let first = expected.per_topic.keys().next().unwrap().clone();
+        observed.get_mut(&first).unwrap().unique -= 1;
+        let off = expected.mismatches(&observed, 0);
+        assert_eq!(off.len(), 1, "{off:?}");
+        assert!(off[0].contains(&first) && off[0].contains("unique_processed"));
+    }
+
+    #[test]
+    fn re_sent_records_are_accounted_for_and_never_invented() {
+        let plan = LoadPlan::new(spec(400, 0.25, 6));
+        let expected = plan.expected();
+        let mut observed = expected.per_topic.clone();
+        let first = expected.per_topic.keys().next().unwrap().clone();
+        let counts = observed.get_mut(&first).unwrap();
+        counts.received += 2;
+        counts.duplicates += 2;
+        assert!(expected.mismatches(&observed, 2).is_empty());
+        let off = expected.mismatches(&observed, 0);
+        assert_eq!(off.len(), 1, "{off:?}");
+        assert!(off[0].contains("nothing was re-sent"), "{off:?}");
+        // A duplicate count off without any re-send never blames retries.
+        let mut observed = expected.per_topic.clone();
+        observed.get_mut(&first).unwrap().duplicates += 1;
+        let off = expected.mismatches(&observed, 0);
+        assert_eq!(off.len(), 1, "{off:?}");
+        assert!(!off[0].contains("re-sent"), "{off:?}");
     }
 
     #[test]

@@ -28,11 +28,12 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(base: &str, token: Option<String>) -> Self {
+    /// `timeout` bounds each request (connect, send, answer).
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
+                .timeout(timeout)
                 .pool_max_idle_per_host(256)
                 .build()
                 .expect("static client config"),

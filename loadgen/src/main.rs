@@ -1,5 +1,11 @@
 //! `logagg-producer`: publish NDJSON events, or generate a load with known ground truth and
-//! verify the aggregator's counters against it.
+//! verify the aggregator's counters against it. Ctrl-C or SIGTERM stops either at once, saying
+//! how far it got.
+
+mod http;
+mod load;
+mod stats;
+mod verify;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -8,11 +14,18 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use logagg_core::config::{KafkaConfig, ProducerConfig};
-use logagg_core::{telemetry, Event};
+use logagg_core::{shutdown, telemetry, Event};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
-use logagg_producer::http::{ApiClient, HttpOutcome};
-use logagg_producer::load::{self, Counters, RunOptions, Via};
 use logagg_producer::EventProducer;
+
+use crate::http::{ApiClient, HttpOutcome};
+use crate::load::{Progress, RunOptions, Via};
+
+/// The exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report).
+const INTERRUPTED: i32 = 130;
+/// How long a record (or an HTTP request) may wait for its ack when LOGAGG_PUBLISH_TIMEOUT_MS is
+/// not set: a CLI waits for the broker longer than an HTTP request would.
+const CLI_PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
@@ -74,9 +87,10 @@ enum Command {
         /// Number of logical topics.
         #[arg(long, default_value_t = 8)]
         topics: usize,
-        /// Prefix of generated topic names.
-        #[arg(long, default_value = "load")]
-        topic_prefix: String,
+        /// Prefix of generated topic names (`<prefix>.<n>`); default `load-<run id>`, new for
+        /// every run, so --verify counts only this run's records.
+        #[arg(long)]
+        topic_prefix: Option<String>,
         /// Bytes of filler in each payload.
         #[arg(long, default_value_t = 200)]
         payload_bytes: usize,
@@ -106,7 +120,9 @@ enum Command {
     },
 }
 
-fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
+/// The producer, once the broker answered for the topic: an unreachable broker is one clear
+/// error naming it, not a stream of retries.
+async fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
     let mut kafka = KafkaConfig::from_env()?;
     if let Some(brokers) = &target.brokers {
         kafka.brokers = brokers.clone();
@@ -115,103 +131,158 @@ fn kafka_producer(target: &Target) -> anyhow::Result<EventProducer> {
         kafka.topic = topic.clone();
     }
     let mut tuning = ProducerConfig::from_env()?;
-    // A CLI waits for the broker longer than an HTTP request would.
-    tuning.delivery_timeout = tuning.delivery_timeout.max(Duration::from_secs(30));
-    Ok(EventProducer::new(&kafka, &tuning)?)
+    tuning.delivery_timeout = publish_timeout(&tuning);
+    let producer = EventProducer::new(&kafka, &tuning)?;
+    let (probe, timeout) = (producer.clone(), tuning.delivery_timeout);
+    tokio::task::spawn_blocking(move || probe.broker_reachable(timeout))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot reach Kafka at {} for topic {}",
+                kafka.brokers, kafka.topic
+            )
+        })?;
+    Ok(producer)
 }
 
-fn via(target: &Target) -> anyhow::Result<Via> {
+/// LOGAGG_PUBLISH_TIMEOUT_MS when set, else [`CLI_PUBLISH_TIMEOUT`].
+fn publish_timeout(tuning: &ProducerConfig) -> Duration {
+    let set = std::env::var("LOGAGG_PUBLISH_TIMEOUT_MS").is_ok_and(|v| !v.trim().is_empty());
+    if set {
+        tuning.delivery_timeout
+    } else {
+        CLI_PUBLISH_TIMEOUT
+    }
+}
+
+fn api_client(target: &Target) -> anyhow::Result<ApiClient> {
+    let timeout = publish_timeout(&ProducerConfig::from_env()?);
+    Ok(ApiClient::new(
+        &target.api_url,
+        target.token.clone(),
+        timeout,
+    ))
+}
+
+async fn via(target: &Target) -> anyhow::Result<Via> {
     Ok(match target.via {
-        Route::Kafka => Via::Kafka(kafka_producer(target)?),
-        Route::Http => Via::Http(ApiClient::new(&target.api_url, target.token.clone())),
+        Route::Kafka => Via::Kafka(kafka_producer(target).await?),
+        Route::Http => Via::Http(api_client(target)?),
     })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
-    match Cli::parse().command {
-        Command::Publish {
-            file,
-            target,
-            batch_size,
-        } => publish(file, &target, batch_size).await,
-        Command::Load {
-            events,
-            duplicate_ratio,
-            topics,
-            topic_prefix,
-            payload_bytes,
-            rate,
-            concurrency,
-            batch_size,
-            seed,
-            verify,
-            verify_timeout_secs,
-            quiet,
-            target,
-        } => {
-            if !(0.0..1.0).contains(&duplicate_ratio) {
-                bail!("--duplicate-ratio must be in [0, 1)");
-            }
-            let seed = seed.unwrap_or_else(rand::random);
-            println!("seed        {seed}");
-            let plan = LoadPlan::new(LoadSpec {
+    let command = Cli::parse().command;
+    let (what, progress) = match &command {
+        Command::Publish { .. } => ("publish", None),
+        Command::Load { events, quiet, .. } => ("load", Some(Progress::new(*events, !quiet))),
+    };
+    let work = async {
+        match command {
+            Command::Publish {
+                file,
+                target,
+                batch_size,
+            } => publish(file, &target, batch_size).await,
+            Command::Load {
                 events,
                 duplicate_ratio,
                 topics,
-                payload_bytes,
-                seed,
                 topic_prefix,
-            });
-            let api = ApiClient::new(&target.api_url, target.token.clone());
-            let before = if verify {
-                Some(Counters::from_stats(
-                    &api.stats()
-                        .await
-                        .map_err(anyhow::Error::msg)
-                        .context("reading /stats before the run")?,
-                ))
-            } else {
-                None
-            };
-            let options = RunOptions {
+                payload_bytes,
                 rate,
                 concurrency,
                 batch_size,
-                progress: !quiet,
-            };
-            let mut report = load::run(&plan, &via(&target)?, &options).await?;
-            report.print();
-            if let Some(before) = before {
-                let after = load::wait_caught_up(
-                    &api,
-                    &before,
-                    report.sent,
-                    Duration::from_secs(verify_timeout_secs),
-                )
-                .await?;
-                let off = load::golden_check(&before, &after, &report);
-                if !off.is_empty() {
-                    for line in &off {
-                        eprintln!("VERIFY FAILED: {line}");
-                    }
-                    bail!(
-                        "golden calculation does not hold ({} figure(s) off)",
-                        off.len()
-                    );
-                }
-                println!(
-                    "verify      OK: received +{}, unique_processed +{}, duplicate_dropped +{}, stored events +{}",
-                    after.received - before.received,
-                    after.unique_processed - before.unique_processed,
-                    after.duplicate_dropped - before.duplicate_dropped,
-                    after.stored_events - before.stored_events,
-                );
+                seed,
+                verify,
+                verify_timeout_secs,
+                quiet: _,
+                target,
+            } => {
+                let spec = LoadSpec {
+                    events,
+                    duplicate_ratio,
+                    topics,
+                    payload_bytes,
+                    seed: seed.unwrap_or_else(rand::random),
+                    topic_prefix: topic_prefix
+                        .unwrap_or_else(|| format!("load-{:08x}", rand::random::<u32>())),
+                };
+                let options = RunOptions {
+                    rate,
+                    concurrency,
+                    batch_size,
+                };
+                let verify_timeout = verify.then(|| Duration::from_secs(verify_timeout_secs));
+                let progress = progress.clone().expect("load has a progress");
+                load(spec, &target, &options, verify_timeout, &progress).await
             }
-            Ok(())
+        }
+    };
+    tokio::select! {
+        result = work => result,
+        _ = shutdown::on_signal() => {
+            if let Some(progress) = &progress {
+                progress.clear();
+                println!("interrupted: {} send(s) acked before the stop; not verified", progress.acked());
+            } else {
+                println!("interrupted: {what} stopped before it finished");
+            }
+            std::process::exit(INTERRUPTED);
         }
     }
+}
+
+/// `load`: sends the plan, then (with a verify timeout) checks the ground truth.
+async fn load(
+    spec: LoadSpec,
+    target: &Target,
+    options: &RunOptions,
+    verify_timeout: Option<Duration>,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&spec.duplicate_ratio) {
+        bail!("--duplicate-ratio must be in [0, 1)");
+    }
+    println!("seed        {}", spec.seed);
+    println!(
+        "topics      {}.0 .. {}.{}",
+        spec.topic_prefix,
+        spec.topic_prefix,
+        spec.topics.max(1) - 1
+    );
+    let plan = LoadPlan::new(spec);
+    let expected = plan.expected();
+    let api = api_client(target)?;
+    let before = match verify_timeout {
+        Some(_) => verify::per_topic(
+            &api.stats()
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("reading /stats before the run")?,
+        ),
+        None => Default::default(),
+    };
+    let report = load::run(&plan, &via(target).await?, options, progress).await?;
+    println!("{}", report.summary());
+    let Some(timeout) = verify_timeout else {
+        return Ok(());
+    };
+    let grown = verify::wait_received(&api, &expected, &before, report.retried, timeout).await?;
+    let off = expected.mismatches(&grown, report.retried);
+    if !off.is_empty() {
+        for line in &off {
+            eprintln!("VERIFY FAILED: {line}");
+        }
+        bail!(
+            "golden calculation does not hold ({} figure(s) off)",
+            off.len()
+        );
+    }
+    println!("{}", verify::ok_line(&grown, report.retried));
+    Ok(())
 }
 
 /// Reads and validates every line first (nothing is sent if one is invalid), then sends.
@@ -250,7 +321,7 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
         }
         bail!("{} invalid line(s); nothing was published", errors.len());
     }
-    match via(target)? {
+    match via(target).await? {
         Via::Kafka(producer) => {
             let acks = producer.publish(&events).await?;
             println!(

@@ -1,4 +1,4 @@
-//! Latency percentiles and the load run's summary.
+//! Ack latency percentiles of a load run.
 
 use std::time::Duration;
 
@@ -13,16 +13,8 @@ impl Latencies {
         self.micros.push(latency.as_micros() as u64);
     }
 
-    pub fn merge(&mut self, other: Latencies) {
-        self.micros.extend(other.micros);
-    }
-
     pub fn len(&self) -> usize {
         self.micros.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.micros.is_empty()
     }
 
     /// The q-quantile (0.0..=1.0), nearest-rank; zero when empty.
