@@ -263,9 +263,10 @@ async fn run_http(
                     let started = Instant::now();
                     match client.publish(&events).await {
                         HttpOutcome::Accepted(answer) => {
+                            // A short count would be an API bug that --verify must not hide.
                             anyhow::ensure!(
                                 answer.accepted == events.len(),
-                                "the API accepted {} of {} events",
+                                "API accepted {} of {} events",
                                 answer.accepted,
                                 events.len()
                             );

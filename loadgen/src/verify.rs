@@ -17,7 +17,6 @@ const POLL: Duration = Duration::from_millis(200);
 
 /// Per-topic counters of a `/stats` body (`per_topic`).
 pub fn per_topic(stats: &StatsResponse) -> BTreeMap<String, Counts> {
-    // Counters never go below zero; a negative figure would be a broken server, read as zero.
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     stats
         .per_topic
@@ -144,11 +143,11 @@ mod tests {
     fn stats_for(counts: &[(&str, u64, u64, u64)]) -> StatsResponse {
         let per_topic = counts
             .iter()
-            .map(|(t, r, u, d)| {
+            .map(|&(t, received, unique, duplicates)| {
                 let c = TopicCounts {
-                    received: *r as i64,
-                    unique_processed: *u as i64,
-                    duplicate_dropped: *d as i64,
+                    received: received as i64,
+                    unique_processed: unique as i64,
+                    duplicate_dropped: duplicates as i64,
                     replayed: 0,
                 };
                 (t.to_string(), c)
@@ -157,7 +156,7 @@ mod tests {
         StatsResponse {
             received: 999_999,
             per_topic,
-            ..StatsResponse::default()
+            ..Default::default()
         }
     }
 
