@@ -6,6 +6,8 @@ pub mod dead_letters;
 pub mod events;
 pub mod pool;
 pub mod progress;
+/// The tables as `diesel print-schema` prints them from the migrated database (settings in
+/// `diesel.toml`); regenerated, never edited by hand.
 pub mod schema;
 
 pub use pool::{connect, ping, run_migrations, Conn, Pool};

@@ -1,4 +1,4 @@
-// @generated-equivalent: mirrors migrations/ exactly (what `diesel print-schema` prints).
+// @generated automatically by Diesel CLI.
 
 diesel::table! {
     dead_letters (id) {
