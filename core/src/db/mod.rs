@@ -9,8 +9,10 @@ pub mod progress;
 /// The tables as `diesel print-schema` prints them from the migrated database (settings in
 /// `diesel.toml`); regenerated, never edited by hand.
 pub mod schema;
+pub mod tls;
 
 pub use pool::{connect, ping, run_migrations, Conn, Pool};
+pub use tls::establish;
 
 /// Any failure talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]
