@@ -56,18 +56,7 @@ impl PgCeiling {
 
 fn rows_of(data: &Dataset) -> Vec<NewEvent> {
     (0..data.len())
-        .map(|k| {
-            let event = data.plan.send(k);
-            NewEvent {
-                topic: event.topic.clone(),
-                event_id: event.event_id.clone(),
-                source: event.source.clone(),
-                event_timestamp: event.timestamp_utc(),
-                payload: serde_json::Value::Object(event.payload),
-                kafka_partition: 0,
-                kafka_offset: k as i64,
-            }
-        })
+        .map(|k| NewEvent::from_event(&data.plan.send(k), 0, k as i64))
         .collect()
 }
 

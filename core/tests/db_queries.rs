@@ -73,7 +73,7 @@ async fn insert_new_stores_each_key_once_and_returns_only_the_new_ones() {
         .await
         .unwrap()
         .expect("stored");
-    assert_eq!((stored.kafka_partition, stored.kafka_offset), (0, 0));
+    assert_eq!((stored.partition, stored.offset), (0, 0));
     assert_eq!(stored.payload, json!({"offset": 0}));
     assert!(events::find(&mut conn, "b", "2").await.unwrap().is_none());
 

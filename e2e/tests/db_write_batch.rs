@@ -1,11 +1,10 @@
-//! The database tier for the consumer: `store::write_batch` (the one-transaction batch write)
-//! and its poison isolation, called directly against a database cloned from the migrated
+//! The database tier for the consumer: `BatchStore::write_batch` (the one-transaction batch
+//! write) and its poison isolation, called directly against a database cloned from the migrated
 //! template (no broker, no process), asserting the tally it returns and what it leaves in
 //! `events`, `partition_progress`, `topic_counters` and `dead_letters`.
 
-use logagg_consumer::batch::{decode, DecodedRecord, RawRecord};
-use logagg_consumer::metrics::Metrics;
-use logagg_consumer::store::{write_batch, write_isolating_poison};
+use logagg_consumer::batch::{decode, DecodedRecord, RawRecord, Tally};
+use logagg_consumer::store::BatchStore;
 use logagg_core::db::progress::{self, Counts};
 use logagg_core::db::{counters, dead_letters, events};
 use logagg_testkit::truth::assert_one_dead_letter;
@@ -40,6 +39,21 @@ fn first_batch() -> Vec<DecodedRecord> {
     ])
 }
 
+/// The consumer's batch store on this test's database.
+fn store(db: &TestDatabase) -> BatchStore {
+    BatchStore {
+        pool: db.pool.clone(),
+        group: GROUP.into(),
+        topic: KAFKA_TOPIC.into(),
+    }
+}
+
+/// Writes `records` as one batch; the tally, or the error that rolled it back.
+async fn write(db: &TestDatabase, records: &[DecodedRecord]) -> Result<Tally, String> {
+    let written = store(db).write_batch(records).await;
+    written.map(|(tally, _)| tally).map_err(|e| e.to_string())
+}
+
 async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
     let rows = progress::all(&mut *db.conn().await, GROUP, KAFKA_TOPIC)
         .await
@@ -62,10 +76,7 @@ fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let db = TestDatabase::new("write_batch").await;
-    let metrics = Metrics::new();
-    let tally = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
-        .await
-        .expect("write");
+    let tally = write(&db, &first_batch()).await.expect("write");
     assert_eq!(tally.total, counts(5, 3, 1, 1, 0));
 
     let mut conn = db.conn().await;
@@ -94,12 +105,9 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     assert_eq!((b.received, b.unique_processed), (1, 1));
 
     // The next batch continues the partition: a key stored by the first is a duplicate.
-    let tally = write_batch(
-        &db.pool,
-        GROUP,
-        KAFKA_TOPIC,
+    let tally = write(
+        &db,
         &decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]),
-        &metrics,
     )
     .await
     .expect("write");
@@ -111,10 +119,7 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     let db = TestDatabase::new("replay").await;
-    let metrics = Metrics::new();
-    write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
-        .await
-        .expect("write");
+    write(&db, &first_batch()).await.expect("write");
     let before = progress_by_partition(&db).await;
     let mut conn = db.conn().await;
     diesel_async::RunQueryDsl::execute(
@@ -125,9 +130,7 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     .expect("delete");
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
 
-    let tally = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &first_batch(), &metrics)
-        .await
-        .expect("replay");
+    let tally = write(&db, &first_batch()).await.expect("replay");
     assert_eq!(tally.total, counts(0, 0, 0, 0, 5), "only `replayed` moves");
     assert_eq!(
         events::count(&mut conn).await.unwrap(),
@@ -151,7 +154,6 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_record() {
     let db = TestDatabase::new("poison").await;
-    let metrics = Metrics::new();
     let mut conn = db.conn().await;
     for sql in [
         "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
@@ -169,10 +171,10 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         record(0, 1, "a", "poison"),
         record(0, 2, "a", "ok-2"),
     ]);
-    let error = write_batch(&db.pool, GROUP, KAFKA_TOPIC, &batch, &metrics)
+    let error = write(&db, &batch)
         .await
         .expect_err("PostgreSQL refuses the batch");
-    assert!(error.to_string().contains("refused by policy"), "{error}");
+    assert!(error.contains("refused by policy"), "{error}");
     assert_eq!(events::count(&mut conn).await.unwrap(), 0, "rolled back");
     assert!(
         progress_by_partition(&db).await.is_empty(),
@@ -183,7 +185,8 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         .unwrap()
         .is_empty());
 
-    let tally = write_isolating_poison(&db.pool, GROUP, KAFKA_TOPIC, &batch, &metrics)
+    let (tally, _) = store(&db)
+        .write_isolating_poison(&batch)
         .await
         .expect("isolated");
     assert_eq!(tally.total, counts(3, 2, 0, 1, 0));
