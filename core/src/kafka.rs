@@ -16,10 +16,12 @@ use crate::config::{ConsumerConfig, KafkaConfig, ProducerConfig};
 /// How often librdkafka reports statistics to a group consumer (its lag gauge comes from them).
 pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// What every client shares: where the brokers are and how to reach them.
+/// What every client shares: where the brokers are and how to reach them (security protocol,
+/// SASL, TLS and the `LOGAGG_KAFKA_PROPERTY_*` pass-through, from [`KafkaConfig::security`]).
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &kafka.brokers);
+    kafka.security.apply(&mut config);
     config
 }
 
@@ -142,6 +144,15 @@ mod tests {
             brokers: "b1:9092,b2:9092".into(),
             topic: "events".into(),
             group: "g".into(),
+            security: crate::kafka_security::KafkaSecurity {
+                protocol: crate::kafka_security::Protocol::SaslSsl,
+                sasl: Some(crate::kafka_security::Sasl {
+                    mechanism: crate::kafka_security::Mechanism::ScramSha512,
+                    username: "u".into(),
+                    password: crate::secret::Secret::new("p"),
+                }),
+                ..Default::default()
+            },
         }
     }
 
@@ -166,6 +177,9 @@ mod tests {
             group_admin_config(&kafka()),
         ] {
             assert_eq!(config.get("bootstrap.servers"), Some("b1:9092,b2:9092"));
+            // Security is configured once and reaches every client.
+            assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(config.get("sasl.username"), Some("u"));
         }
         let producer = producer_config(&kafka(), &producer);
         assert_eq!(producer.get("enable.idempotence"), Some("true"));

@@ -1,9 +1,9 @@
-//! The database tier for the consumer: `BatchStore::write_batch` (the one-transaction batch
-//! write) and its poison isolation, called directly against a database cloned from the migrated
+//! The database tier for the consumer: `store::write_batch` (the one-transaction batch write)
+//! and its poison isolation, called directly against a database cloned from the migrated
 //! template (no broker, no process), asserting the tally it returns and what it leaves in
 //! `events`, `partition_progress`, `topic_counters` and `dead_letters`.
 
-use logagg_consumer::batch::{decode, DecodedRecord, RawRecord, Tally};
+use logagg_consumer::batch::{decode, DecodedRecord, RawRecord};
 use logagg_consumer::store::BatchStore;
 use logagg_core::db::progress::{self, Counts};
 use logagg_core::db::{counters, dead_letters, events};
@@ -39,21 +39,6 @@ fn first_batch() -> Vec<DecodedRecord> {
     ])
 }
 
-/// The consumer's batch store on this test's database.
-fn store(db: &TestDatabase) -> BatchStore {
-    BatchStore {
-        pool: db.pool.clone(),
-        group: GROUP.into(),
-        topic: KAFKA_TOPIC.into(),
-    }
-}
-
-/// Writes `records` as one batch; the tally, or the error that rolled it back.
-async fn write(db: &TestDatabase, records: &[DecodedRecord]) -> Result<Tally, String> {
-    let written = store(db).write_batch(records).await;
-    written.map(|(tally, _)| tally).map_err(|e| e.to_string())
-}
-
 async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
     let rows = progress::all(&mut *db.conn().await, GROUP, KAFKA_TOPIC)
         .await
@@ -61,6 +46,14 @@ async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
     rows.iter()
         .map(|r| (r.kafka_partition, r.next_offset, r.counts()))
         .collect()
+}
+
+fn store(db: &TestDatabase) -> BatchStore {
+    BatchStore {
+        pool: db.pool.clone(),
+        group: GROUP.into(),
+        topic: KAFKA_TOPIC.into(),
+    }
 }
 
 fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i64) -> Counts {
@@ -76,7 +69,11 @@ fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let db = TestDatabase::new("write_batch").await;
-    let tally = write(&db, &first_batch()).await.expect("write");
+    let tally = store(&db)
+        .write_batch(&first_batch())
+        .await
+        .map(|(tally, _)| tally)
+        .expect("write");
     assert_eq!(tally.total, counts(5, 3, 1, 1, 0));
 
     let mut conn = db.conn().await;
@@ -105,12 +102,12 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     assert_eq!((b.received, b.unique_processed), (1, 1));
 
     // The next batch continues the partition: a key stored by the first is a duplicate.
-    let tally = write(
-        &db,
-        &decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]),
-    )
-    .await
-    .expect("write");
+    let next = decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]);
+    let tally = store(&db)
+        .write_batch(&next)
+        .await
+        .map(|(tally, _)| tally)
+        .expect("write");
     assert_eq!(tally.total, counts(2, 1, 1, 0, 0));
     assert_eq!(progress_by_partition(&db).await[0].1, 6);
     assert_eq!(events::count(&mut conn).await.unwrap(), 4);
@@ -119,7 +116,11 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     let db = TestDatabase::new("replay").await;
-    write(&db, &first_batch()).await.expect("write");
+    store(&db)
+        .write_batch(&first_batch())
+        .await
+        .map(|(tally, _)| tally)
+        .expect("write");
     let before = progress_by_partition(&db).await;
     let mut conn = db.conn().await;
     diesel_async::RunQueryDsl::execute(
@@ -130,7 +131,11 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     .expect("delete");
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
 
-    let tally = write(&db, &first_batch()).await.expect("replay");
+    let tally = store(&db)
+        .write_batch(&first_batch())
+        .await
+        .map(|(tally, _)| tally)
+        .expect("replay");
     assert_eq!(tally.total, counts(0, 0, 0, 0, 5), "only `replayed` moves");
     assert_eq!(
         events::count(&mut conn).await.unwrap(),
@@ -171,10 +176,12 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         record(0, 1, "a", "poison"),
         record(0, 2, "a", "ok-2"),
     ]);
-    let error = write(&db, &batch)
+    let error = store(&db)
+        .write_batch(&batch)
         .await
+        .map(|(tally, _)| tally)
         .expect_err("PostgreSQL refuses the batch");
-    assert!(error.contains("refused by policy"), "{error}");
+    assert!(error.to_string().contains("refused by policy"), "{error}");
     assert_eq!(events::count(&mut conn).await.unwrap(), 0, "rolled back");
     assert!(
         progress_by_partition(&db).await.is_empty(),
@@ -185,9 +192,10 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         .unwrap()
         .is_empty());
 
-    let (tally, _) = store(&db)
+    let tally = store(&db)
         .write_isolating_poison(&batch)
         .await
+        .map(|(tally, _)| tally)
         .expect("isolated");
     assert_eq!(tally.total, counts(3, 2, 0, 1, 0));
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
