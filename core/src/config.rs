@@ -167,13 +167,46 @@ impl KafkaConfig {
 }
 
 /// PostgreSQL connection settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
     pub url: String,
     pub pool_size: usize,
 }
 
+/// The URL may carry a password: Debug shows only [`DatabaseConfig::address`].
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("address", &self.address())
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
 impl DatabaseConfig {
+    /// `host:port/database` of the URL, without user or password: what a failure message
+    /// names (the password never appears in logs or errors).
+    pub fn address(&self) -> String {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let (host_port, database) = rest.split_once('/').unwrap_or((rest, ""));
+        let database = database.split('?').next().unwrap_or_default();
+        let host_port = if host_port.is_empty() {
+            "localhost:5432".to_owned()
+        } else if host_port
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        format!("{host_port}/{database}")
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             url: parse("DATABASE_URL")?,
@@ -202,13 +235,26 @@ impl ProducerConfig {
 }
 
 /// The HTTP API's settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiConfig {
     pub addr: SocketAddr,
     pub token: Option<String>,
     pub publish_timeout: Duration,
     pub max_batch_events: usize,
     pub max_body_bytes: u64,
+}
+
+/// Debug says whether a token is set, never the token.
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("publish_timeout", &self.publish_timeout)
+            .field("max_batch_events", &self.max_batch_events)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 impl ApiConfig {
@@ -304,6 +350,31 @@ mod tests {
             COMPRESSION_VALUES,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn database_address_names_host_port_and_database_never_the_password() {
+        let address = |url: &str| {
+            DatabaseConfig {
+                url: url.into(),
+                pool_size: 1,
+            }
+            .address()
+        };
+        assert_eq!(
+            address("postgres://logagg:s3cret@db.example:6543/logagg?sslmode=require"),
+            "db.example:6543/logagg"
+        );
+        assert_eq!(
+            address("postgresql://u:p%40ss@10.0.0.1/x"),
+            "10.0.0.1:5432/x"
+        );
+        assert!(!address("postgres://logagg:s3cret@h:1/d").contains("s3cret"));
+        let config = DatabaseConfig {
+            url: "postgres://logagg:s3cret@h:1/d".into(),
+            pool_size: 1,
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 
     #[test]

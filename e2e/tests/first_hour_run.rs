@@ -7,14 +7,13 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use logagg_e2e::{free_port, root, TestEnv};
 
 /// `make run` instances of one checkout exclude each other (its lock), so these tests take
 /// turns.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 struct MakeRun {
@@ -163,7 +162,7 @@ fn consumer_log() -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_the_demo_stops_everything_within_10_s() {
     let env = TestEnv::new("make_run_demo", 2).await;
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     // Big enough to be still running when the signal comes.
     let run = MakeRun::start(&env, 500_000, "demo");
     run.wait_for_output("demo load:", Duration::from_secs(120));
@@ -193,7 +192,7 @@ async fn ctrl_c_during_the_demo_stops_everything_within_10_s() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_instance_is_refused_and_ctrl_c_while_serving_stops_everything() {
     let env = TestEnv::new("make_run_serve", 2).await;
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let run = MakeRun::start(&env, 300, "serve");
     run.wait_for_output("serving on", Duration::from_secs(180));
     assert!(run.text().contains("verify      OK"), "{}", run.text());
@@ -224,7 +223,7 @@ async fn a_second_instance_is_refused_and_ctrl_c_while_serving_stops_everything(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_port_in_use_is_named_before_anything_starts() {
     let env = TestEnv::new("make_run_port", 1).await;
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let api = taken.local_addr().expect("addr").to_string();
     let (status, text) = run_within(
@@ -239,7 +238,7 @@ async fn a_port_in_use_is_named_before_anything_starts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_reported_with_the_services_own_error_at_once() {
     let env = TestEnv::new("make_run_password", 1).await;
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let wrong = env
         .database_url
         .replacen(":logagg@", ":not-the-password@", 1);
