@@ -13,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::dataset::Dataset;
 
@@ -64,10 +64,9 @@ pub fn produce(
     let mut tuning = ProducerConfig::from_env()?;
     tuning.delivery_timeout = Duration::from_secs(120);
     let deliveries = Arc::new(Deliveries::default());
-    let producer: ThreadedProducer<Counting> =
-        logagg_producer::kafka::producer_config(kafka, &tuning)
-            .set("client.id", "logagg-bench")
-            .create_with_context(Counting(deliveries.clone()))?;
+    let producer: ThreadedProducer<Counting> = logagg_core::kafka::producer_config(kafka, &tuning)
+        .set("client.id", "logagg-bench")
+        .create_with_context(Counting(deliveries.clone()))?;
     // One record to a scratch topic first, so the idempotent producer has its producer id and
     // broker connection before the clock starts; then the topic's metadata.
     producer
@@ -123,22 +122,16 @@ pub fn produce(
 
 /// Records per partition of `topic` (high watermarks). Blocking.
 pub fn partition_counts(kafka: &KafkaConfig) -> anyhow::Result<Vec<i64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
-        .create()?;
-    let marks = logagg_producer::kafka::watermarks(
-        consumer.client(),
-        &kafka.topic,
-        Duration::from_secs(10),
-    )?;
+    let consumer: BaseConsumer = logagg_core::kafka::client_config(kafka).create()?;
+    let marks =
+        logagg_core::kafka::watermarks(consumer.client(), &kafka.topic, Duration::from_secs(10))?;
     Ok(marks.into_iter().map(|(_, low, high)| high - low).collect())
 }
 
 /// Reads the whole topic from the beginning with a raw consumer (no group commits, no
 /// processing beyond touching each payload). Blocking.
 pub fn consume(kafka: &KafkaConfig, expected: usize) -> anyhow::Result<Throughput> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
+    let consumer: BaseConsumer = logagg_core::kafka::client_config(kafka)
         .set("group.id", format!("{}.raw", kafka.group))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
@@ -183,9 +176,7 @@ pub fn consume(kafka: &KafkaConfig, expected: usize) -> anyhow::Result<Throughpu
 /// decoded from the group's member assignments (Kafka's consumer protocol). Empty while the
 /// group is not `Stable`. Blocking.
 pub fn group_assignment(kafka: &KafkaConfig) -> anyhow::Result<Vec<Vec<i32>>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
-        .create()?;
+    let consumer: BaseConsumer = logagg_core::kafka::client_config(kafka).create()?;
     let list = consumer
         .client()
         .fetch_group_list(Some(&kafka.group), Duration::from_secs(5))?;

@@ -15,7 +15,7 @@ use diesel_async::AsyncConnection;
 use logagg_core::config::KafkaConfig;
 use logagg_core::db::{self, counters, events, progress, DbError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -64,10 +64,7 @@ pub async fn replay(
     target: &ReplayTarget,
     rebuild: bool,
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
-        .set("group.id", &kafka.group)
-        .set("enable.auto.commit", "false")
+    let consumer: BaseConsumer = logagg_core::kafka::group_admin_config(kafka)
         .create()
         .context("creating the Kafka client")?;
     let groups = consumer
@@ -117,12 +114,7 @@ fn target_offsets(
     kafka: &KafkaConfig,
     target: &ReplayTarget,
 ) -> anyhow::Result<BTreeMap<i32, i64>> {
-    let metadata = consumer.fetch_metadata(Some(&kafka.topic), TIMEOUT)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions = logagg_core::kafka::partitions(consumer.client(), &kafka.topic, TIMEOUT)?;
     if partitions.is_empty() {
         bail!("topic {} has no partitions (does it exist?)", kafka.topic);
     }

@@ -14,7 +14,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::batch::{self, RawRecord};
@@ -38,7 +38,10 @@ pub struct GroupContext {
     positions: DbPositions,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    // Statistics are enabled for every group consumer (`logagg_core::kafka`); ignored here.
+    fn stats(&self, _statistics: rdkafka::statistics::Statistics) {}
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -97,30 +100,8 @@ pub fn create_consumer(
         topic: kafka.topic.clone(),
         positions: Arc::default(),
     };
-    let consumer: GroupConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.brokers)
-        .set("group.id", &kafka.group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set(
-            "session.timeout.ms",
-            config.session_timeout.as_millis().to_string(),
-        )
-        .set(
-            "heartbeat.interval.ms",
-            (config.session_timeout.as_millis() / 5)
-                .max(100)
-                .to_string(),
-        )
-        .set("max.poll.interval.ms", "300000")
-        .set("fetch.wait.max.ms", "50")
-        // librdkafka prefetches up to 64 MB by default; 16 MB keeps a backlog drain near
-        // 130 MB of RSS at the same throughput (docs/PERFORMANCE.md).
-        .set("queued.max.messages.kbytes", "16384")
-        .set("client.id", "logagg-consumer")
-        .create_with_context(context)?;
+    let consumer: GroupConsumer =
+        logagg_core::kafka::group_consumer_config(kafka, config).create_with_context(context)?;
     Ok(Arc::new(consumer))
 }
 

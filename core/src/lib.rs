@@ -6,8 +6,10 @@
 //! errors to HTTP statuses in one place (`logagg_api::errors`).
 
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod event;
+pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -44,6 +44,13 @@ pub fn brokers() -> String {
     std::env::var("LOGAGG_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
+/// The settings every Kafka client of the tests starts from: the product's own builder, so the
+/// tests connect the way the binaries do.
+pub fn kafka_client_config() -> ClientConfig {
+    let kafka = KafkaConfig::from_env().expect("LOGAGG_KAFKA_* variables parse");
+    logagg_core::kafka::client_config(&kafka)
+}
+
 pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://logagg:logagg@127.0.0.1:5432/logagg".into())
@@ -254,10 +261,8 @@ fn replace_database(url: &str, database: &str) -> String {
 }
 
 async fn create_topic(topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        kafka_client_config().create().expect("admin client");
     let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let results = admin
         .create_topics(
@@ -415,8 +420,7 @@ pub async fn produce_raw(
     value: &[u8],
 ) -> (i32, i64) {
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+    let producer: FutureProducer = kafka_client_config()
         .set("enable.idempotence", "true")
         .create()
         .expect("raw producer");

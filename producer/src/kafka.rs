@@ -1,5 +1,5 @@
-//! The idempotent rdkafka producer: configuration, ordered batch publishing, typed errors and
-//! broker inspection (watermarks, reachability).
+//! The idempotent rdkafka producer: ordered batch publishing, typed errors and broker
+//! inspection (watermarks, reachability). Its configuration is `logagg_core::kafka`'s.
 
 use std::time::Duration;
 
@@ -7,7 +7,6 @@ use logagg_core::config::{KafkaConfig, ProducerConfig};
 use logagg_core::Event;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
-use rdkafka::ClientConfig;
 use serde::Serialize;
 
 /// Where the broker stored a record.
@@ -65,30 +64,6 @@ impl PublishError {
     }
 }
 
-/// Builds the producer configuration: idempotence on (acks=all), batching and compression
-/// from `tuning`, and a delivery timeout after which an unacked record fails instead of waiting.
-pub fn producer_config(kafka: &KafkaConfig, tuning: &ProducerConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &kafka.brokers)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        // The Java clients' and rpk's key hash, so every client maps a topic to the same
-        // partition (librdkafka's default, CRC32, would split a topic across two).
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", tuning.linger.as_millis().to_string())
-        .set("compression.type", &tuning.compression)
-        .set(
-            "message.timeout.ms",
-            tuning.delivery_timeout.as_millis().max(1).to_string(),
-        )
-        .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
-        .set("batch.size", "1000000")
-        .set("client.id", "logagg-producer");
-    config
-}
-
 /// The idempotent producer bound to logagg's Kafka topic.
 #[derive(Clone)]
 pub struct EventProducer {
@@ -98,7 +73,7 @@ pub struct EventProducer {
 
 impl EventProducer {
     pub fn new(kafka: &KafkaConfig, tuning: &ProducerConfig) -> Result<Self, PublishError> {
-        let producer: FutureProducer = producer_config(kafka, tuning)
+        let producer: FutureProducer = logagg_core::kafka::producer_config(kafka, tuning)
             .create()
             .map_err(|e| PublishError::Fatal(format!("cannot create producer: {e}")))?;
         Ok(Self {
@@ -178,43 +153,13 @@ impl EventProducer {
     /// Per partition `(partition, low, high)` watermarks of the topic. Blocking: call it from
     /// `spawn_blocking`.
     pub fn watermarks(&self, timeout: Duration) -> Result<Vec<(i32, i64, i64)>, PublishError> {
-        watermarks(self.producer.client(), &self.topic, timeout)
+        logagg_core::kafka::watermarks(self.producer.client(), &self.topic, timeout)
+            .map_err(PublishError::from_kafka)
     }
 
     /// Whether a broker answers a metadata request. Blocking: call it from `spawn_blocking`.
     pub fn broker_reachable(&self, timeout: Duration) -> Result<(), PublishError> {
-        self.producer
-            .client()
-            .fetch_metadata(Some(&self.topic), timeout)
-            .map(|_| ())
+        logagg_core::kafka::broker_reachable(self.producer.client(), &self.topic, timeout)
             .map_err(PublishError::from_kafka)
     }
-}
-
-/// Per partition `(partition, low, high)` watermarks of `topic`, through any client.
-pub fn watermarks<C: rdkafka::client::ClientContext>(
-    client: &rdkafka::client::Client<C>,
-    topic: &str,
-    timeout: Duration,
-) -> Result<Vec<(i32, i64, i64)>, PublishError> {
-    let metadata = client
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(PublishError::from_kafka)?;
-    let mut out = Vec::new();
-    for t in metadata.topics() {
-        if let Some(error) = t.error() {
-            return Err(PublishError::Retryable(format!(
-                "topic {topic}: {:?}",
-                RDKafkaErrorCode::from(error)
-            )));
-        }
-        for p in t.partitions() {
-            let (low, high) = client
-                .fetch_watermarks(topic, p.id(), timeout)
-                .map_err(PublishError::from_kafka)?;
-            out.push((p.id(), low, high));
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
 }

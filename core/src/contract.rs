@@ -1,0 +1,313 @@
+//! The typed HTTP contract: every JSON body the API answers with, shared by the handlers, the
+//! producer's HTTP client, the tests and the bench. The OpenAPI document is generated from these
+//! types (`utoipa`), so the published schema cannot drift from what is served.
+//!
+//! Fields are declared in the order the JSON carried them when the bodies were built with
+//! `json!` (sorted by name; serde writes struct fields in declaration order), so the bytes on
+//! the wire did not change when the bodies became types.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /publish` answered 200: every event was acked by the broker (acks=all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PublishResponse {
+    /// How many events were accepted (all of them, or the request failed).
+    pub accepted: usize,
+    /// Where the broker stored each event, in request order.
+    pub offsets: Vec<PublishedOffset>,
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
+    pub status: String,
+}
+
+impl PublishResponse {
+    /// The answer for events stored at `offsets`.
+    pub fn accepted(offsets: Vec<PublishedOffset>) -> Self {
+        Self {
+            accepted: offsets.len(),
+            offsets,
+            status: "accepted".to_owned(),
+        }
+    }
+}
+
+/// Where one published event was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PublishedOffset {
+    pub event_id: String,
+    pub offset: i64,
+    pub partition: i32,
+}
+
+/// Every error body: a message, per-item field errors on a 422, and the request id on a 500 (the
+/// detail of an internal error goes to the log under that id, never to the client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Present (possibly empty) exactly on 422 answers, where clients index into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<ItemError>>,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorBody {
+    /// The message of every 500: nothing about what went wrong inside.
+    pub const INTERNAL: &'static str = "internal error";
+
+    /// A plain error message.
+    pub fn message(error: impl Into<String>) -> Self {
+        Self {
+            details: None,
+            error: error.into(),
+            request_id: None,
+        }
+    }
+
+    /// The body of every 500, carrying only the request id to quote when reporting it.
+    pub fn internal(request_id: Option<String>) -> Self {
+        Self {
+            details: None,
+            error: Self::INTERNAL.to_owned(),
+            request_id,
+        }
+    }
+}
+
+/// One invalid field of one event in a publish request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemError {
+    /// Position of the event in the request (0 for a single event).
+    pub index: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// A stored event as `GET /events` and `GET /events/{topic}/{event_id}` return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Row id: the cursor of `before` / `after`.
+    pub id: i64,
+    pub topic: String,
+    pub event_id: String,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: DateTime<Utc>,
+    pub source: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub processed_at: DateTime<Utc>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::event::format_timestamp(ts))
+}
+
+/// `GET /stats`: exact counters read from PostgreSQL, so every API instance answers the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatsResponse {
+    pub consumer_group: String,
+    /// Records on the broker not yet stored, summed over partitions; null when the broker
+    /// does not answer (the counters are exact all the same).
+    pub consumer_lag: Option<i64>,
+    pub duplicate_dropped: i64,
+    pub invalid: i64,
+    pub kafka_topic: String,
+    /// Lag per partition (keyed by partition number); null when the broker does not answer.
+    pub lag_per_partition: Option<BTreeMap<String, i64>>,
+    /// Counters per event topic.
+    pub per_topic: BTreeMap<String, TopicCounts>,
+    pub received: i64,
+    pub replayed: i64,
+    /// Requests served by this API instance, per route (all statuses).
+    pub requests: BTreeMap<String, u64>,
+    /// Rows in the events table.
+    pub stored_events: i64,
+    /// Event topics seen, sorted.
+    pub topics: Vec<String>,
+    pub unique_processed: i64,
+    pub uptime_seconds: u64,
+}
+
+/// Counters of one event topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TopicCounts {
+    pub duplicate_dropped: i64,
+    pub received: i64,
+    pub replayed: i64,
+    pub unique_processed: i64,
+}
+
+/// `GET /health` of the API and of the consumer: 200 when healthy, 503 otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    /// The consumer only: whether its last batch reached PostgreSQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batches: Option<BatchesState>,
+    pub broker: DependencyHealth,
+    pub database: DependencyHealth,
+    pub status: HealthStatus,
+    /// The API only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_seconds: Option<u64>,
+}
+
+/// Overall readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+}
+
+/// The consumer's batch writing: `ok`, or `retrying` while PostgreSQL refuses batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchesState {
+    Ok,
+    Retrying,
+}
+
+/// One dependency: the string `"ok"`, or `{"status": "down", "error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DependencyHealth {
+    Up(UpMarker),
+    Down(DependencyDown),
+}
+
+impl DependencyHealth {
+    /// `"ok"` for `Ok`, the down form with the error's text otherwise.
+    pub fn of<E: std::fmt::Display>(result: &Result<(), E>) -> Self {
+        match result {
+            Ok(()) => Self::Up(UpMarker::Ok),
+            Err(error) => Self::Down(DependencyDown {
+                status: DownMarker::Down,
+                error: error.to_string(),
+            }),
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        matches!(self, Self::Up(_))
+    }
+}
+
+/// The literal `"ok"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UpMarker {
+    Ok,
+}
+
+/// A dependency that did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DependencyDown {
+    pub error: String,
+    pub status: DownMarker,
+}
+
+/// The literal `"down"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DownMarker {
+    Down,
+}
+
+/// `GET /healthz`: the process is alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AliveResponse {
+    /// Always `alive`.
+    pub status: String,
+}
+
+impl Default for AliveResponse {
+    fn default() -> Self {
+        Self {
+            status: "alive".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn wire<T: Serialize>(value: &T) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn publish_and_error_bodies_keep_their_wire_form() {
+        let body = PublishResponse::accepted(vec![PublishedOffset {
+            event_id: "e".into(),
+            partition: 2,
+            offset: 7,
+        }]);
+        assert_eq!(
+            wire(&body),
+            r#"{"accepted":1,"offsets":[{"event_id":"e","offset":7,"partition":2}],"status":"accepted"}"#
+        );
+        assert_eq!(wire(&ErrorBody::message("nope")), r#"{"error":"nope"}"#);
+        let unprocessable = ErrorBody {
+            details: Some(vec![]),
+            ..ErrorBody::message("empty")
+        };
+        assert_eq!(wire(&unprocessable), r#"{"details":[],"error":"empty"}"#);
+        assert_eq!(
+            wire(&ErrorBody::internal(Some("r-1".into()))),
+            r#"{"error":"internal error","request_id":"r-1"}"#
+        );
+    }
+
+    #[test]
+    fn health_parts_are_a_string_or_an_object() {
+        let health = HealthResponse {
+            batches: None,
+            broker: DependencyHealth::of::<String>(&Ok(())),
+            database: DependencyHealth::of(&Err("refused")),
+            status: HealthStatus::Unhealthy,
+            uptime_seconds: Some(3),
+        };
+        let value = serde_json::to_value(&health).unwrap();
+        assert_eq!(
+            value,
+            json!({"broker": "ok", "database": {"status": "down", "error": "refused"},
+                   "status": "unhealthy", "uptime_seconds": 3})
+        );
+        let back: HealthResponse = serde_json::from_value(value).unwrap();
+        assert_eq!(back, health);
+    }
+
+    #[test]
+    fn event_view_round_trips_with_rfc3339_times() {
+        let view = EventView {
+            id: 1,
+            topic: "t".into(),
+            event_id: "e".into(),
+            timestamp: "2026-11-25T12:00:00Z".parse().unwrap(),
+            source: "s".into(),
+            payload: json!({"k": 1}),
+            processed_at: "2026-11-25T12:00:01.5Z".parse().unwrap(),
+            partition: 0,
+            offset: 9,
+        };
+        let text = wire(&view);
+        assert!(
+            text.contains(r#""timestamp":"2026-11-25T12:00:00"#),
+            "{text}"
+        );
+        let back: EventView = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, view);
+    }
+}
