@@ -20,6 +20,30 @@ use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
 use logagg_core::{db, shutdown};
 use tokio::sync::watch;
 
+/// Stops the start when the broker says the topic does not exist (logagg never creates it, so
+/// waiting would wait forever); a broker that does not answer yet is waited for by the loop.
+async fn refuse_missing_topic(
+    consumer: &std::sync::Arc<worker::GroupConsumer>,
+    kafka: &KafkaConfig,
+) -> anyhow::Result<()> {
+    use rdkafka::consumer::Consumer;
+    let (client, topic) = (consumer.clone(), kafka.topic.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        logagg_core::kafka::broker_reachable(
+            client.client(),
+            &topic,
+            std::time::Duration::from_secs(10),
+        )
+    })
+    .await?;
+    match checked {
+        Err(error) if logagg_core::kafka::is_missing_topic(&error) => Err(anyhow::anyhow!(
+            logagg_core::kafka::explain(&error, &kafka.brokers, &kafka.topic)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a consumer (health server included) until `shutdown` resolves.
 pub async fn run(
     kafka: KafkaConfig,
@@ -33,6 +57,7 @@ pub async fn run(
         .context("applying database migrations")?;
     let pool = db::connect(&database)?;
     let consumer = worker::create_consumer(&kafka, &config)?;
+    refuse_missing_topic(&consumer, &kafka).await?;
     if let Err(error) = worker::seed_group_offsets(&consumer, &pool, &kafka).await {
         tracing::warn!(%error, "could not compare group offsets with the database");
     }
@@ -48,6 +73,7 @@ pub async fn run(
             consumer: consumer.clone(),
             pool: pool.clone(),
             topic: kafka.topic.clone(),
+            brokers: kafka.brokers.clone(),
             metrics: metrics.clone(),
             db_state: db_state_rx,
         },
