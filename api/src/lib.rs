@@ -30,7 +30,7 @@ pub async fn build_state(
 ) -> anyhow::Result<AppState> {
     db::run_migrations(&database.url)
         .await
-        .context("applying database migrations")?;
+        .with_context(|| format!("applying database migrations at {}", database.address()))?;
     Ok(AppState {
         pool: db::connect(&database)?,
         producer: EventProducer::new(&kafka, &producer)?,

@@ -54,7 +54,7 @@ pub async fn run(
     use anyhow::Context;
     db::run_migrations(&database.url)
         .await
-        .context("applying database migrations")?;
+        .with_context(|| format!("applying database migrations at {}", database.address()))?;
     let pool = db::connect(&database)?;
     let consumer = worker::create_consumer(&kafka, &config)?;
     refuse_missing_topic(&consumer, &kafka).await?;
