@@ -1,22 +1,15 @@
 //! The API's error policy: every failure becomes an [`ApiError`], and this module is the one
-//! place that maps errors (and warp's rejections) to an HTTP status and a JSON body
-//! `{"error": "...", "details": [...]}`.
+//! place that maps errors (and warp's rejections) to an HTTP status and a JSON
+//! [`ErrorBody`]. An internal error's detail goes to the log only; its body says that an
+//! internal error happened, and the router adds the request id (see `routes`).
 
 use std::convert::Infallible;
 
-use serde::Serialize;
-use serde_json::json;
+use logagg_core::contract::ErrorBody;
+pub use logagg_core::contract::ItemError;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
-
-/// One invalid field of one event in a publish request.
-#[derive(Debug, Clone, Serialize)]
-pub struct ItemError {
-    pub index: usize,
-    pub field: String,
-    pub message: String,
-}
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +30,10 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     #[error("{0}")]
     Unavailable(String),
+    /// The text is for the log; the client only learns that an internal error happened.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -78,32 +72,48 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The body the client sees: never the detail of an internal error.
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            ApiError::Unprocessable { message, details } => ErrorBody {
+                details: Some(details.clone()),
+                ..ErrorBody::message(message.clone())
+            },
+            ApiError::Internal(_) => ErrorBody::internal(None),
+            other => ErrorBody::message(other.to_string()),
+        }
+    }
+}
+
 impl Reply for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = match &self {
-            ApiError::Unprocessable { message, details } => {
-                json!({"error": message, "details": details})
-            }
-            other => json!({"error": other.to_string()}),
-        };
         let mut response =
-            warp::reply::with_status(warp::reply::json(&body), status).into_response();
+            warp::reply::with_status(warp::reply::json(&self.body()), status).into_response();
         let headers = response.headers_mut();
         match &self {
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::MethodNotAllowed { allow } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    headers.insert(header::ALLOW, allow);
+                }
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
-        if status.is_server_error() {
-            tracing::warn!(%status, error = %self, "request failed");
+        match &self {
+            // Logged inside the request's span, so the line carries the request id the client
+            // got in its body.
+            ApiError::Internal(detail) => tracing::error!(%status, %detail, "internal error"),
+            _ if status.is_server_error() => {
+                tracing::warn!(%status, error = %self, "request failed")
+            }
+            _ => {}
         }
         response
     }
@@ -126,7 +136,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
         ApiError::BadRequest(e.to_string())
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::MethodNotAllowed { allow: "GET" }
+        ApiError::MethodNotAllowed {
+            allow: "GET".into(),
+        }
     } else {
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
     };
@@ -144,8 +156,43 @@ fn clone_error(error: &ApiError) -> ApiError {
             details: details.clone(),
         },
         ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
-        ApiError::MethodNotAllowed { allow } => ApiError::MethodNotAllowed { allow },
+        ApiError::MethodNotAllowed { allow } => ApiError::MethodNotAllowed {
+            allow: allow.clone(),
+        },
         ApiError::Unavailable(m) => ApiError::Unavailable(m.clone()),
         ApiError::Internal(m) => ApiError::Internal(m.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_detail_out_of_the_body() {
+        let error = ApiError::from(logagg_core::db::DbError::Query(
+            diesel::result::Error::NotFound,
+        ));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&error.body()).unwrap();
+        assert_eq!(body, r#"{"error":"internal error"}"#);
+        let secret = ApiError::Internal("password=hunter2 relation \"events\"".into());
+        let body = serde_json::to_string(&secret.body()).unwrap();
+        assert!(
+            !body.contains("hunter2") && !body.contains("events"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_422_always_carries_its_details() {
+        let error = ApiError::Unprocessable {
+            message: "empty".into(),
+            details: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&error.body()).unwrap(),
+            r#"{"details":[],"error":"empty"}"#
+        );
     }
 }

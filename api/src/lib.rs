@@ -1,11 +1,13 @@
-//! logagg-api: the warp HTTP service. `routes` holds the filters, `handlers` the handlers,
-//! `errors` the single error-to-status mapping, `openapi` the published contract.
+//! logagg-api: the warp HTTP service. `route_table` lists the routes, `routes` holds the
+//! filters, `handlers` the handlers, `errors` the single error-to-status mapping, `openapi` the
+//! document generated from the handlers and `logagg_core::contract`.
 
 pub mod body;
 pub mod errors;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod route_table;
 pub mod routes;
 pub mod state;
 

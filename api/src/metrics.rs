@@ -1,10 +1,11 @@
-//! The API's Prometheus metrics: requests by route and status, latency, events accepted.
+//! The API's Prometheus metrics: requests by route and status, latency, events accepted. Route
+//! labels come from the route table (`route_table::metric_label`).
 
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use std::collections::BTreeMap;
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct ApiMetrics {
@@ -47,15 +48,14 @@ impl ApiMetrics {
             "Events acked by the broker through POST /publish.",
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("unique");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("unique");
-        registry
-            .register(Box::new(events_accepted.clone()))
-            .expect("unique");
+        logagg_core::metrics::register_all(
+            &registry,
+            [
+                Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(latency.clone()),
+                Box::new(events_accepted.clone()),
+            ],
+        );
         Self {
             registry,
             requests,
@@ -74,8 +74,8 @@ impl ApiMetrics {
     }
 
     /// Requests served by this instance, per route (all statuses).
-    pub fn requests_by_route(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut out = serde_json::Map::new();
+    pub fn requests_by_route(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
         for family in self.registry.gather() {
             if family.name() != "logagg_api_requests_total" {
                 continue;
@@ -87,54 +87,13 @@ impl ApiMetrics {
                     .find(|l| l.name() == "route")
                     .map(|l| l.value().to_owned())
                     .unwrap_or_default();
-                let entry = out.entry(route).or_insert(serde_json::json!(0));
-                let value = entry.as_u64().unwrap_or(0) + metric.get_counter().get_value() as u64;
-                *entry = serde_json::json!(value);
+                *out.entry(route).or_default() += metric.get_counter().get_value() as u64;
             }
         }
         out
     }
 
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("text encoding cannot fail");
-        String::from_utf8(buffer).expect("prometheus text is UTF-8")
-    }
-}
-
-/// The route template of a path, so metric labels stay few (any method outside the standard
-/// ones is `OTHER`: a client cannot mint label values).
-pub fn route_of(method: &str, path: &str) -> String {
-    const METHODS: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    let method = if METHODS.contains(&method) {
-        method
-    } else {
-        "OTHER"
-    };
-    let template = match path {
-        "/publish" | "/events" | "/stats" | "/health" | "/healthz" | "/metrics"
-        | "/openapi.json" => path,
-        p if p.starts_with("/events/") => "/events/{topic}/{event_id}",
-        _ => "other",
-    };
-    format!("{method} {template}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_are_templated_and_methods_bounded() {
-        assert_eq!(
-            route_of("GET", "/events/a/b/c"),
-            "GET /events/{topic}/{event_id}"
-        );
-        assert_eq!(route_of("GET", "/random/path"), "GET other");
-        assert_eq!(route_of("BREW", "/stats"), "OTHER /stats");
+        logagg_core::metrics::render(&self.registry)
     }
 }

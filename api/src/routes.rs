@@ -1,17 +1,20 @@
-//! The warp filters: which path and method reach which handler, the fallback that answers 404,
-//! or 405 with `Allow`, request ids, one tracing span and one metrics observation per request.
+//! The warp filters: which path and method reach which handler (the routes of
+//! `route_table::ROUTES`), the fallback that answers 404, or 405 with `Allow`, request ids, one
+//! tracing span and one metrics observation per request, and the rule that a 500 body carries
+//! the request id and nothing else.
 
 use std::convert::Infallible;
 
-use warp::http::HeaderValue;
+use logagg_core::contract::ErrorBody;
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::body;
 use crate::errors::{self, ApiError};
 use crate::handlers::{events, health, publish, stats};
-use crate::metrics::route_of;
 use crate::openapi;
+use crate::route_table::{allowed_methods, metric_label};
 use crate::state::AppState;
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
@@ -20,20 +23,6 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
 
 fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(Reply::into_response)
-}
-
-/// The methods a known path serves, for `Allow`; `None` for an unknown path.
-fn allowed_methods(path: &str) -> Option<&'static str> {
-    let path = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    match path {
-        "/publish" => Some("POST"),
-        "/events" | "/stats" | "/health" | "/healthz" | "/metrics" | "/openapi.json" => Some("GET"),
-        p if p.starts_with("/events/") => Some("GET"),
-        _ => None,
-    }
 }
 
 /// What no route matched: 405 with `Allow` for a known path reached with another method, else
@@ -66,6 +55,23 @@ fn request_id(headers: &warp::http::HeaderMap) -> HeaderValue {
             HeaderValue::from_str(&uuid::Uuid::now_v7().to_string())
                 .expect("a UUID is a valid header value")
         })
+}
+
+/// Any 500, whichever route or layer produced it, answers only that an internal error happened
+/// and the request id under which the detail was logged.
+fn scrub_internal_error(response: Response, id: &HeaderValue) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let body = ErrorBody::internal(id.to_str().ok().map(str::to_owned));
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let json = serde_json::to_vec(&body).expect("an error body serializes");
+    Response::from_parts(parts, json.into())
 }
 
 /// The raw query string, empty when the URL has none (never rejects).
@@ -154,12 +160,13 @@ pub fn routes(
             id
         })
         .and(api)
-        .map(|id: HeaderValue, mut response: Response| {
+        .map(|id: HeaderValue, response: Response| {
+            let mut response = scrub_internal_error(response, &id);
             response.headers_mut().insert("x-request-id", id);
             response
         })
         .with(warp::log::custom(move |info| {
-            let route = route_of(info.method().as_str(), info.path());
+            let route = metric_label(info.method().as_str(), info.path());
             state
                 .metrics
                 .observe(&route, info.status().as_u16(), info.elapsed());
@@ -186,13 +193,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_paths_name_their_methods() {
-        assert_eq!(allowed_methods("/publish"), Some("POST"));
-        assert_eq!(allowed_methods("/events/"), Some("GET"));
-        assert_eq!(allowed_methods("/events/a/b/c"), Some("GET"));
-        assert_eq!(allowed_methods("/openapi.json"), Some("GET"));
-        assert_eq!(allowed_methods("/stats/1"), None);
-        assert_eq!(allowed_methods("/"), None);
-        assert_eq!(allowed_methods("/publishx"), None);
+    fn a_500_is_scrubbed_down_to_the_request_id() {
+        let response =
+            ApiError::Internal("relation \"events\" does not exist".into()).into_response();
+        let scrubbed = scrub_internal_error(response, &HeaderValue::from_static("req-7"));
+        assert_eq!(scrubbed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body =
+            futures::executor::block_on(warp::hyper::body::to_bytes(scrubbed.into_body())).unwrap();
+        assert_eq!(
+            &body[..],
+            br#"{"error":"internal error","request_id":"req-7"}"#
+        );
+        let ok = scrub_internal_error(
+            warp::reply::json(&"fine").into_response(),
+            &HeaderValue::from_static("req-8"),
+        );
+        assert_eq!(ok.status(), StatusCode::OK);
     }
 }

@@ -75,10 +75,6 @@ impl Dataset {
         self.plan.distinct
     }
 
-    pub fn duplicates(&self) -> usize {
-        self.plan.duplicates
-    }
-
     /// Record key of send k (the event's topic).
     pub fn key(&self, k: usize) -> &str {
         &self.topics[self.topic_of[k] as usize]

@@ -12,9 +12,11 @@ use anyhow::{bail, ensure};
 use serde::Deserialize;
 
 use crate::dataset::Dataset;
-use crate::env::{Counters, Scope};
+use logagg_core::db::progress::Counts;
+use logagg_testkit::{Expected, Sandbox};
+
 use crate::http::{client, post, Latencies};
-use crate::procfs::{CpuUse, CpuWatch};
+use crate::procfs::{peak_rss, CpuUse, CpuWatch};
 
 /// Events per request of the steady load.
 pub const BATCH: usize = 50;
@@ -36,7 +38,7 @@ pub struct Freshness {
     pub polls: usize,
     pub api_rss: u64,
     pub consumer_rss: u64,
-    pub counters: Counters,
+    pub counters: Counts,
     pub golden_errors: Vec<String>,
     pub cpu: CpuUse,
 }
@@ -54,10 +56,10 @@ struct Tracker {
     seen_count: usize,
 }
 
-pub async fn run(scope: &Scope, data: &Dataset, rate: f64) -> anyhow::Result<Freshness> {
-    let api = scope.spawn_api().await?;
-    let mut consumer = scope.spawn_consumer("consumer")?;
-    consumer.wait_healthy(Duration::from_secs(60)).await?;
+pub async fn run(scope: &Sandbox, data: &Dataset, rate: f64) -> anyhow::Result<Freshness> {
+    let api = scope.spawn_api(&[]).await?;
+    let mut consumer = scope.spawn_consumer("consumer", &[])?;
+    consumer.wait_health(200, Duration::from_secs(60)).await?;
     let http = client(64);
     let base = api.url("");
 
@@ -69,7 +71,7 @@ pub async fn run(scope: &Scope, data: &Dataset, rate: f64) -> anyhow::Result<Fre
         "warm-up publish failed"
     );
     let warm_deadline = Instant::now() + Duration::from_secs(60);
-    while scope.counters().await?.received < 1 {
+    while scope.counts().await?.received < 1 {
         if Instant::now() > warm_deadline {
             bail!(
                 "the consumer did not store the warm-up event within 60 s (log: {})",
@@ -215,38 +217,21 @@ pub async fn run(scope: &Scope, data: &Dataset, rate: f64) -> anyhow::Result<Fre
         (visible, early, per_second)
     };
 
-    // Golden counts: the load plus the warm-up event.
     let expected = data.len() as i64 + 1;
     let deadline = Instant::now() + Duration::from_secs(60);
     let counters = loop {
-        let c = scope.counters().await?;
+        let c = scope.counts().await?;
         if c.received >= expected || Instant::now() > deadline {
             break c;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let rows = scope.rows().await?;
-    let mut golden_errors = Vec::new();
-    for (name, got, want) in [
-        ("received", counters.received, expected),
-        (
-            "unique_processed",
-            counters.unique_processed,
-            distinct as i64 + 1,
-        ),
-        (
-            "duplicate_dropped",
-            counters.duplicate_dropped,
-            data.duplicates() as i64,
-        ),
-        ("invalid", counters.invalid, 0),
-        ("rows in events", rows, distinct as i64 + 1),
-    ] {
-        if got != want {
-            golden_errors.push(format!("{name} = {got}, expected {want}"));
-        }
-    }
-    let (api_rss, consumer_rss) = (api.peak_rss(), consumer.peak_rss());
+    // Golden counts: the load plus the warm-up event.
+    let golden_errors = Expected::of_plan(&data.plan)
+        .plus_distinct(1)
+        .mismatches(&counters, rows);
+    let (api_rss, consumer_rss) = (peak_rss(&api), peak_rss(&consumer));
     if let Some(status) = consumer.child.try_wait()? {
         bail!("the consumer exited during the freshness run ({status})");
     }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use crate::dataset::Dataset;
-use crate::env::{Counters, Scope, Service};
+use logagg_core::db::progress::Counts;
+use logagg_testkit::{Expected, Sandbox, Service};
+
 use crate::procfs::{CpuUse, CpuWatch};
 use crate::stages::StageSplit;
 
@@ -22,7 +24,7 @@ pub struct Ingest {
     /// From spawning the process(es), or from the start of production when they were started
     /// first, to the last commit.
     pub wall: Duration,
-    pub counters: Counters,
+    pub counters: Counts,
     pub rows: i64,
     /// Golden-count mismatches (empty when exact).
     pub golden_errors: Vec<String>,
@@ -66,10 +68,10 @@ pub struct Running {
 }
 
 /// Starts `consumers` consumer processes on `scope` (not waiting for them).
-pub fn spawn(scope: &Scope, consumers: usize) -> anyhow::Result<Running> {
+pub fn spawn(scope: &Sandbox, consumers: usize) -> anyhow::Result<Running> {
     let spawned = Instant::now();
     let services = (0..consumers)
-        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1)))
+        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1), &[]))
         .collect::<anyhow::Result<_>>()?;
     Ok(Running {
         services,
@@ -84,7 +86,7 @@ pub fn spawn(scope: &Scope, consumers: usize) -> anyhow::Result<Running> {
 /// owned (so a measurement sees all of them working, not the rebalance that hands partitions
 /// over to a late joiner).
 pub async fn wait_group_ready(
-    scope: &Scope,
+    scope: &Sandbox,
     running: &mut Running,
     timeout: Duration,
 ) -> anyhow::Result<()> {
@@ -99,7 +101,7 @@ pub async fn wait_group_ready(
         let owned: usize = members.iter().map(Vec::len).sum();
         if members.len() == running.services.len()
             && members.iter().all(|m| !m.is_empty())
-            && owned == scope.settings.partitions as usize
+            && owned == scope.partitions as usize
         {
             running.joined_after = Some(running.spawned.elapsed());
             running.assignment = members;
@@ -117,7 +119,7 @@ pub async fn wait_group_ready(
 /// Measures `running` consumers ingesting `data` (already in, or arriving in, the scope's
 /// topic) until every record is counted, then stops them and checks the golden counts.
 pub async fn measure(
-    scope: &Scope,
+    scope: &Sandbox,
     data: &Dataset,
     running: Running,
     timeout: Duration,
@@ -151,7 +153,7 @@ pub async fn measure(
     let mut first_any: Option<(Instant, i64)> = None;
     let deadline = origin + timeout;
     let (done_at, counters) = loop {
-        let counters = scope.counters().await?;
+        let counters = scope.counts().await?;
         let now = Instant::now();
         if counters.received > 0 && first_any.is_none() {
             first_any = Some((now, counters.received));
@@ -185,7 +187,7 @@ pub async fn measure(
     let mut peak_rss = Vec::new();
     for service in &services {
         stages.push(StageSplit::parse(&service.get_text("/metrics").await?));
-        peak_rss.push(service.peak_rss());
+        peak_rss.push(crate::procfs::peak_rss(service));
     }
     for service in services {
         service.stop().await?;
@@ -193,7 +195,7 @@ pub async fn measure(
     let rows = scope.rows().await?;
     let all_consumers_active = first.is_some();
     let (first_at, first_received) = first.or(first_any).unwrap_or((done_at, expected));
-    let golden_errors = golden(&counters, rows, data);
+    let golden_errors = Expected::of_plan(&data.plan).mismatches(&counters, rows);
     Ok(Ingest {
         consumers,
         records: data.len(),
@@ -226,20 +228,4 @@ async fn all_active(services: &[Service]) -> bool {
         }
     }
     true
-}
-
-/// Every figure that differs from the ground truth of `data`.
-pub fn golden(c: &Counters, rows: i64, data: &Dataset) -> Vec<String> {
-    let mut off = Vec::new();
-    let mut check = |name: &str, got: i64, want: usize| {
-        if got != want as i64 {
-            off.push(format!("{name} = {got}, expected {want}"));
-        }
-    };
-    check("received", c.received, data.len());
-    check("unique_processed", c.unique_processed, data.distinct());
-    check("duplicate_dropped", c.duplicate_dropped, data.duplicates());
-    check("invalid", c.invalid, 0);
-    check("rows in events", rows, data.distinct());
-    off
 }

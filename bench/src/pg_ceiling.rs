@@ -14,7 +14,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use logagg_core::db::events::{insert_new, NewEvent};
 
 use crate::dataset::Dataset;
-use crate::env::{Scope, Settings};
+use logagg_testkit::Sandbox;
+
+use crate::settings::Settings;
 
 /// Rows per staging-load statement (arrays, so no bind-parameter limit applies).
 const STAGING_CHUNK: usize = 50_000;
@@ -54,18 +56,7 @@ impl PgCeiling {
 
 fn rows_of(data: &Dataset) -> Vec<NewEvent> {
     (0..data.len())
-        .map(|k| {
-            let event = data.plan.send(k);
-            NewEvent {
-                topic: event.topic.clone(),
-                event_id: event.event_id.clone(),
-                source: event.source.clone(),
-                event_timestamp: event.timestamp_utc(),
-                payload: serde_json::Value::Object(event.payload),
-                kafka_partition: 0,
-                kafka_offset: k as i64,
-            }
-        })
+        .map(|k| NewEvent::from_event(&data.plan.send(k), 0, k as i64))
         .collect()
 }
 
@@ -146,9 +137,9 @@ pub async fn run(
     rounds: usize,
     label: String,
 ) -> anyhow::Result<PgCeiling> {
-    let scope = Scope::new(settings, &label).await?;
+    let scope = settings.sandbox(&label).await?;
     let outcome = measure(&scope, data, batch, diagnostics, rounds).await;
-    scope.cleanup().await?;
+    scope.remove().await?;
     outcome
 }
 
@@ -156,7 +147,7 @@ pub async fn run(
 /// each into an emptied `events`; the best of each is kept (a ceiling is the best the machine
 /// did; the shared machine only ever makes a sample slower).
 async fn measure(
-    scope: &Scope,
+    scope: &Sandbox,
     data: &Dataset,
     batch: usize,
     diagnostics: bool,

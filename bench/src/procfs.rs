@@ -15,8 +15,13 @@ pub fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
+/// Peak RSS (VmHWM) of a running service so far, in bytes (0 when unreadable).
+pub fn peak_rss(service: &logagg_testkit::Service) -> u64 {
+    peak_rss_of(service.pid()).unwrap_or(0)
+}
+
 /// Peak resident set size of a running process (VmHWM).
-pub fn peak_rss(pid: u32) -> Option<u64> {
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
     status_bytes(pid, "VmHWM")
 }
 
@@ -298,7 +303,7 @@ mod tests {
     #[test]
     fn reads_own_process() {
         let pid = std::process::id();
-        assert!(peak_rss(pid).unwrap() > 0);
+        assert!(peak_rss_of(pid).unwrap() > 0);
         assert!(process_ticks(pid).is_some());
         let (cores, memory) = machine();
         assert!(cores >= 1 && memory > 0);

@@ -100,15 +100,7 @@ pub fn prepare(
                     Some(&row) => (row, false),
                     None => {
                         row_of_key.insert(key, rows.len());
-                        rows.push(NewEvent {
-                            topic: event.topic.clone(),
-                            event_id: event.event_id.clone(),
-                            source: event.source.clone(),
-                            event_timestamp: event.timestamp_utc(),
-                            payload: serde_json::Value::Object(event.payload.clone()),
-                            kafka_partition: raw.partition,
-                            kafka_offset: raw.offset,
-                        });
+                        rows.push(NewEvent::from_event(event, raw.partition, raw.offset));
                         (rows.len() - 1, true)
                     }
                 })

@@ -2,12 +2,14 @@
 //! exactly once, with exact counters, committing Kafka offsets only after the database commit.
 //!
 //! - [`batch`]: pure decode/classify/tally logic (unit-tested);
-//! - [`store`]: the one-transaction batch write;
-//! - [`worker`]: the Kafka loop (batching, retries, pause/resume, commits, rebalances);
+//! - [`store`]: the one-transaction batch write ([`store::BatchStore`]);
+//! - [`group`]: group membership (rebalances, offset seeding, commits, the lag gauge);
+//! - [`worker`]: the batch loop (collect, store with retries, commit);
 //! - [`health`]: `/healthz`, `/health`, `/metrics`;
 //! - [`replay`]: resetting the group's offsets for a replay or a rebuild.
 
 pub mod batch;
+pub mod group;
 pub mod health;
 pub mod metrics;
 pub mod replay;
@@ -16,14 +18,14 @@ pub mod worker;
 
 use std::future::Future;
 
+use anyhow::Context;
 use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
 use logagg_core::{db, shutdown};
-use tokio::sync::watch;
 
 /// Stops the start when the broker says the topic does not exist (logagg never creates it, so
 /// waiting would wait forever); a broker that does not answer yet is waited for by the loop.
 async fn refuse_missing_topic(
-    consumer: &std::sync::Arc<worker::GroupConsumer>,
+    consumer: &std::sync::Arc<group::GroupConsumer>,
     kafka: &KafkaConfig,
 ) -> anyhow::Result<()> {
     use rdkafka::consumer::Consumer;
@@ -51,48 +53,45 @@ pub async fn run(
     config: ConsumerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     db::run_migrations(&database.url)
         .await
         .with_context(|| format!("applying database migrations at {}", database.address()))?;
-    let pool = db::connect(&database)?;
-    let consumer = worker::create_consumer(&kafka, &config)?;
+    let store = store::BatchStore::new(db::connect(&database)?, &kafka);
+    let metrics = metrics::Metrics::new();
+    let consumer = group::create_consumer(&kafka, &config, metrics.lag.clone())?;
     refuse_missing_topic(&consumer, &kafka).await?;
-    if let Err(error) = worker::seed_group_offsets(&consumer, &pool, &kafka).await {
+    let seeded = async {
+        let stored = store.stored_progress().await?;
+        group::seed_group_offsets(&consumer, &kafka.topic, &stored)
+    };
+    if let Err(error) = seeded.await {
         tracing::warn!(%error, "could not compare group offsets with the database");
     }
-    let metrics = metrics::Metrics::new();
-    let (db_state_tx, db_state_rx) = watch::channel(worker::DbState::Ok);
-    let (stop_health_tx, stop_health) = tokio::sync::oneshot::channel::<()>();
-    let health_signal = shutdown::Signal::new(async {
-        let _ = stop_health.await;
-    });
+    // The health server outlives the loop: it stops once the member has left the group.
+    let (stop_health, health_signal) = shutdown::Signal::manual();
     let (addr, server) = health::serve(
         config.addr,
         health::HealthState {
             consumer: consumer.clone(),
-            pool: pool.clone(),
+            pool: store.pool.clone(),
             topic: kafka.topic.clone(),
             brokers: kafka.brokers.clone(),
             metrics: metrics.clone(),
-            db_state: db_state_rx,
         },
         health_signal.clone().fired(),
     )
     .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(%addr, "consumer health and metrics listening");
     let server = tokio::spawn(server);
-    let result = worker::run(
+    let worker = worker::Worker {
         consumer,
-        pool,
-        kafka,
+        store,
         config,
         metrics,
-        db_state_tx,
-        shutdown,
-    )
-    .await;
-    let _ = stop_health_tx.send(());
+        shutdown: shutdown::Signal::new(shutdown),
+    };
+    let result = worker.run().await;
+    stop_health.fire();
     let server = async {
         let _ = server.await;
     };

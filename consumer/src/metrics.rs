@@ -1,10 +1,10 @@
-//! The consumer's Prometheus metrics.
+//! The consumer's Prometheus metrics. The `ready` gauge is also the one readiness source:
+//! `/health` reports what it says.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use logagg_core::db::progress::Counts;
@@ -17,8 +17,9 @@ pub struct Metrics {
     batches: IntCounter,
     db_retries: IntCounter,
     stage_seconds: HistogramVec,
+    /// Set from librdkafka's statistics (see `group::GroupContext`).
     pub lag: IntGaugeVec,
-    pub ready: IntGauge,
+    ready: IntGauge,
 }
 
 impl Default for Metrics {
@@ -62,7 +63,7 @@ impl Metrics {
         let lag = IntGaugeVec::new(
             Opts::new(
                 "logagg_consumer_lag",
-                "Records behind the high watermark, per assigned partition.",
+                "Records behind the high watermark, per assigned partition (from the committed offset, i.e. not yet stored in PostgreSQL).",
             ),
             &["partition"],
         )
@@ -72,16 +73,19 @@ impl Metrics {
             "1 when the last batch reached PostgreSQL, 0 while it is retrying.",
         )
         .expect("valid metric");
-        for collector in [
-            Box::new(records.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(batches.clone()),
-            Box::new(db_retries.clone()),
-            Box::new(stage_seconds.clone()),
-            Box::new(lag.clone()),
-            Box::new(ready.clone()),
-        ] {
-            registry.register(collector).expect("unique metric");
-        }
+        logagg_core::metrics::register_all(
+            &registry,
+            [
+                Box::new(records.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(batches.clone()),
+                Box::new(db_retries.clone()),
+                Box::new(stage_seconds.clone()),
+                Box::new(lag.clone()),
+                Box::new(ready.clone()),
+            ],
+        );
+        // Ready until a batch fails: no batch has been refused yet.
+        ready.set(1);
         Self {
             registry,
             records,
@@ -117,12 +121,17 @@ impl Metrics {
         self.db_retries.inc();
     }
 
+    /// Whether the last batch reached PostgreSQL (set false while a batch is being retried).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.get() == 1
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("text encoding cannot fail");
-        String::from_utf8(buffer).expect("prometheus text is UTF-8")
+        logagg_core::metrics::render(&self.registry)
     }
 }

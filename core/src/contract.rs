@@ -12,6 +12,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::Event;
+
+/// The body of `POST /publish`: one event, an array of events, or `{"events": [...]}` (the
+/// form most clients send). The API validates each event itself, for per-item errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PublishRequest {
+    Batch {
+        #[schema(min_items = 1, max_items = 1000)]
+        events: Vec<Event>,
+    },
+    /// 1..=1000 events (LOGAGG_MAX_BATCH_EVENTS).
+    Many(Vec<Event>),
+    One(Event),
+}
+
 /// `POST /publish` answered 200: every event was acked by the broker (acks=all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublishResponse {
@@ -78,6 +94,19 @@ impl ErrorBody {
     }
 }
 
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)?;
+        for item in self.details.iter().flatten() {
+            write!(f, "; event {} {}: {}", item.index, item.field, item.message)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
 /// One invalid field of one event in a publish request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ItemError {
@@ -112,7 +141,7 @@ fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
 }
 
 /// `GET /stats`: exact counters read from PostgreSQL, so every API instance answers the same.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatsResponse {
     pub consumer_group: String,
     /// Records on the broker not yet stored, summed over partitions; null when the broker
@@ -166,6 +195,17 @@ pub struct HealthResponse {
 pub enum HealthStatus {
     Healthy,
     Unhealthy,
+}
+
+impl HealthStatus {
+    /// `healthy` when every check passed.
+    pub fn of(ready: bool) -> Self {
+        if ready {
+            Self::Healthy
+        } else {
+            Self::Unhealthy
+        }
+    }
 }
 
 /// The consumer's batch writing: `ok`, or `retrying` while PostgreSQL refuses batches.

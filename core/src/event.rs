@@ -13,13 +13,25 @@ const KNOWN_FIELDS: [&str; 5] = ["topic", "event_id", "timestamp", "source", "pa
 
 /// A validated event. Construct it with [`Event::from_value`] or [`Event::from_json_bytes`];
 /// serializing it gives the canonical wire JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The schema attributes describe, for the OpenAPI document, what [`Event::from_value`] checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Event {
+    #[schema(min_length = 1, max_length = 255, pattern = "^[A-Za-z0-9._/-]+$")]
     pub topic: String,
+    /// UUIDv7 recommended; any collision-resistant id is accepted.
+    #[schema(min_length = 1, max_length = 255)]
     pub event_id: String,
-    /// Kept with the offset the publisher sent, so the wire JSON round-trips.
+    /// RFC 3339 with a UTC offset. Kept with the offset the publisher sent, so the wire JSON
+    /// round-trips.
+    #[schema(value_type = String, format = DateTime)]
     pub timestamp: DateTime<FixedOffset>,
+    #[schema(min_length = 1, max_length = 255)]
     pub source: String,
+    /// Any JSON object; `{}` when absent.
+    #[serde(default)]
+    #[schema(value_type = Object)]
     pub payload: Map<String, Value>,
 }
 

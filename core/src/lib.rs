@@ -5,11 +5,13 @@
 //! [`db::DbError`]); binaries wrap them with `anyhow::Context` at their edges, and the api maps
 //! errors to HTTP statuses in one place (`logagg_api::errors`).
 
+pub mod backoff;
 pub mod config;
 pub mod contract;
 pub mod db;
 pub mod event;
 pub mod kafka;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -1,6 +1,6 @@
-//! Graceful shutdown with a deadline for the HTTP servers: warp waits for every open
-//! connection to close, so a client holding an idle keep-alive connection would otherwise keep
-//! a process alive forever after SIGTERM.
+//! Graceful shutdown: one [`Signal`] type for every task that stops, and a deadline for the HTTP
+//! servers: warp waits for every open connection to close, so a client holding an idle
+//! keep-alive connection would otherwise keep a process alive forever after SIGTERM.
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,11 +21,39 @@ pub async fn on_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// A shutdown signal that any number of tasks can wait for.
+/// A shutdown signal that any number of tasks can wait for (the one signal type of the
+/// binaries: servers and the consumer loop alike).
 #[derive(Clone, Debug)]
 pub struct Signal(watch::Receiver<bool>);
 
+/// Fires the [`Signal`] made with it by [`Signal::manual`] (also when dropped).
+#[derive(Debug)]
+pub struct Trigger(watch::Sender<bool>);
+
+impl Trigger {
+    pub fn fire(self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Drop for Trigger {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
+    }
+}
+
 impl Signal {
+    /// A signal fired by hand, through the returned trigger.
+    pub fn manual() -> (Trigger, Self) {
+        let (fired, receiver) = watch::channel(false);
+        (Trigger(fired), Self(receiver))
+    }
+
+    /// Whether the signal has fired (does not wait).
+    pub fn is_fired(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Fires when `shutdown` resolves.
     pub fn new(shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
         let (fired, receiver) = watch::channel(false);
@@ -36,7 +64,7 @@ impl Signal {
         Self(receiver)
     }
 
-    /// Resolves once the signal fired.
+    /// Resolves once the signal fired (or its source is gone).
     pub async fn fired(mut self) {
         let _ = self.0.wait_for(|fired| *fired).await;
     }

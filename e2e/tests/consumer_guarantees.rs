@@ -4,24 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{
-    assert_golden, event, kafka_tool, produce_raw, spawn_paced_sender, wait_for, TestEnv,
-};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
+use logagg_testkit::tools::{group_members, reset_to_earliest};
+use logagg_testkit::truth::assert_one_dead_letter;
+use logagg_testkit::truth::fresh;
+use logagg_testkit::{event, wait_for, TestEnv};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn bytes(topic: &str, id: &str) -> Vec<u8> {
     event(topic, id).to_json_bytes()
-}
-
-/// Sends every event of `plan` through the idempotent producer, in order.
-async fn send_plan(env: &TestEnv, plan: &LoadPlan) {
-    let producer = env.producer();
-    let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
-    for chunk in events.chunks(5_000) {
-        producer.publish(chunk).await.expect("publish");
-    }
 }
 
 fn plan(events: usize, ratio: f64, seed: u64) -> LoadPlan {
@@ -38,7 +30,6 @@ fn plan(events: usize, ratio: f64, seed: u64) -> LoadPlan {
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicates_within_and_across_batches_partitions_and_consumers() {
     let env = TestEnv::new("dups", 3).await;
-    let t = env.topic.as_str();
     // Within one batch (same partition), across partitions, and one id under two topics.
     for (partition, topic, id) in [
         (0, "a", "1"),
@@ -47,40 +38,29 @@ async fn duplicates_within_and_across_batches_partitions_and_consumers() {
         (0, "a", "2"),
         (2, "b", "2"),
     ] {
-        produce_raw(
-            t,
-            Some(partition),
-            Some(topic.as_bytes()),
-            &bytes(topic, id),
-        )
-        .await;
+        env.produce_raw(Some(partition), Some(topic.as_bytes()), &bytes(topic, id))
+            .await;
     }
     let c1 = env.spawn_consumer("c1").await;
     let counts = env
         .wait_counts(TIMEOUT, "5 records", |c| c.received == 5)
         .await;
-    assert_eq!(
-        (counts.unique_processed, counts.duplicate_dropped),
-        (3, 2),
-        "{counts:?}"
-    );
+    assert_eq!(fresh(&counts), (5, 3, 2, 0), "{counts:?}");
 
     // Across batches.
-    produce_raw(t, Some(2), Some(b"a"), &bytes("a", "1")).await;
+    env.produce_raw(Some(2), Some(b"a"), &bytes("a", "1")).await;
     let counts = env
         .wait_counts(TIMEOUT, "6 records", |c| c.received == 6)
         .await;
-    assert_eq!(
-        (counts.unique_processed, counts.duplicate_dropped),
-        (3, 3),
-        "{counts:?}"
-    );
+    assert_eq!(fresh(&counts), (6, 3, 3, 0), "{counts:?}");
 
     // Across consumers: a second member takes some partitions; the same keys go everywhere.
     let c2 = env.spawn_consumer("c2").await;
     for partition in 0..3 {
-        produce_raw(t, Some(partition), Some(b"a"), &bytes("a", "1")).await;
-        produce_raw(t, Some(partition), Some(b"c"), &bytes("c", "3")).await;
+        env.produce_raw(Some(partition), Some(b"a"), &bytes("a", "1"))
+            .await;
+        env.produce_raw(Some(partition), Some(b"c"), &bytes("c", "3"))
+            .await;
     }
     let counts = env
         .wait_counts(TIMEOUT, "12 records", |c| c.received == 12)
@@ -102,7 +82,7 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
         env.spawn_consumer_with("a", &fast_session).await,
         env.spawn_consumer_with("b", &fast_session).await,
     ];
-    let sender = spawn_paced_sender(&env, &plan, 2_000, Duration::from_millis(20));
+    let sender = env.spawn_paced_sender(&plan, 2_000, Duration::from_millis(20));
     // Kill a consumer mid-flight at least 10 times, restarting it each time.
     let mut kills = 0;
     let started = Instant::now();
@@ -132,21 +112,7 @@ async fn sigkill_ten_times_during_100k_events_loses_and_doubles_nothing() {
     }
     sender.await.expect("sender");
     assert!(kills >= 10);
-    assert_golden(&env, &plan, Duration::from_secs(300)).await;
-}
-
-/// Members of the test's group, from Kafka's consumer-groups tool.
-fn group_members(env: &TestEnv) -> usize {
-    let out = kafka_tool(&[
-        "consumer-groups",
-        "--bootstrap-server",
-        &logagg_e2e::brokers(),
-        "--describe",
-        "--members",
-        "--group",
-        &env.group,
-    ]);
-    out.lines().filter(|l| l.starts_with(&env.group)).count()
+    env.assert_golden(&plan, Duration::from_secs(300)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,7 +121,7 @@ async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
     let plan = plan(30_000, 0.3, 5);
     let fast_session = [("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS", "6000".to_string())];
     let zombie = env.spawn_consumer_with("zombie", &fast_session).await;
-    let sender = spawn_paced_sender(&env, &plan, 500, Duration::from_millis(25));
+    let sender = env.spawn_paced_sender(&plan, 500, Duration::from_millis(25));
     env.wait_counts(TIMEOUT, "the first consumer at work", |c| {
         c.received > 2_000
     })
@@ -164,42 +130,27 @@ async fn zombie_consumer_stalled_past_its_session_keeps_counters_exact() {
     zombie.signal("STOP");
     let successor = env.spawn_consumer_with("successor", &fast_session).await;
     wait_for(TIMEOUT, "the stalled member to be expelled", || async {
-        (group_members(&env) == 1).then_some(())
+        (group_members(&env.group) == 1).then_some(())
     })
     .await;
     // Wake the zombie: it finishes its stale batch against rows the successor moved on.
     zombie.signal("CONT");
     sender.await.expect("sender");
-    assert_golden(&env, &plan, TIMEOUT).await;
+    env.assert_golden(&plan, TIMEOUT).await;
     drop(successor);
     drop(zombie);
-}
-
-fn reset_to_earliest(env: &TestEnv) -> String {
-    kafka_tool(&[
-        "consumer-groups",
-        "--bootstrap-server",
-        &logagg_e2e::brokers(),
-        "--group",
-        &env.group,
-        "--topic",
-        &env.topic,
-        "--reset-offsets",
-        "--to-earliest",
-        "--execute",
-    ])
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_with_kafkas_tool_counts_replayed_and_restores_deleted_rows() {
     let env = TestEnv::new("replay", 3).await;
     let plan = plan(3_000, 0.2, 9);
-    send_plan(&env, &plan).await;
+    env.send_plan(&plan).await;
     let consumer = env.spawn_consumer("first").await;
-    assert_golden(&env, &plan, TIMEOUT).await;
+    env.assert_golden(&plan, TIMEOUT).await;
     assert!(consumer.terminate().await.success(), "SIGTERM exits 0");
 
-    let out = reset_to_earliest(&env);
+    let out = reset_to_earliest(&env.group, &env.topic);
     assert!(out.contains(&env.topic), "{out}");
     let consumer = env.spawn_consumer("replay1").await;
     let counts = env
@@ -217,7 +168,7 @@ async fn replay_with_kafkas_tool_counts_replayed_and_restores_deleted_rows() {
     // Lose some rows, replay again: they come back, fresh counters still unchanged.
     let deleted = env.execute("DELETE FROM events WHERE id % 7 = 0").await;
     assert!(deleted > 100);
-    reset_to_earliest(&env);
+    reset_to_earliest(&env.group, &env.topic);
     let consumer = env.spawn_consumer("replay2").await;
     let counts = env
         .wait_counts(TIMEOUT, "6000 replayed", |c| c.replayed >= 6_000)
@@ -250,7 +201,7 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
         .args([
             "-P",
             "-b",
-            &logagg_e2e::brokers(),
+            &logagg_testkit::services::brokers(),
             "-t",
             &env.topic,
             "-K",
@@ -269,11 +220,7 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
     let counts = env
         .wait_counts(TIMEOUT, "5 records", |c| c.received == 5)
         .await;
-    assert_eq!(
-        (counts.invalid, counts.unique_processed),
-        (4, 1),
-        "{counts:?}"
-    );
+    assert_eq!(fresh(&counts), (5, 1, 0, 4), "{counts:?}");
     let mut conn = env.pool.get().await.unwrap();
     let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group)
         .await
@@ -316,9 +263,8 @@ async fn a_record_postgres_refuses_is_dead_lettered_not_retried_forever() {
          FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
     )
     .await;
-    let t = env.topic.as_str();
     for id in ["ok-1", "poison", "ok-2", "ok-1"] {
-        produce_raw(t, Some(0), Some(b"a"), &bytes("a", id)).await;
+        env.produce_raw(Some(0), Some(b"a"), &bytes("a", id)).await;
     }
     let _consumer = env.spawn_consumer("c").await;
     let counts = env
@@ -326,25 +272,11 @@ async fn a_record_postgres_refuses_is_dead_lettered_not_retried_forever() {
             c.received == 4
         })
         .await;
-    assert_eq!(
-        (
-            counts.unique_processed,
-            counts.duplicate_dropped,
-            counts.invalid
-        ),
-        (2, 1, 1),
-        "{counts:?}"
-    );
+    assert_eq!(fresh(&counts), (4, 2, 1, 1), "{counts:?}");
     assert_eq!(env.rows().await, 2);
     let mut conn = env.pool.get().await.unwrap();
     let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group)
         .await
         .unwrap();
-    assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].kafka_offset, 1);
-    assert!(
-        letters[0].error.contains("refused by policy"),
-        "{}",
-        letters[0].error
-    );
+    assert_one_dead_letter(&letters, 1, "refused by policy");
 }

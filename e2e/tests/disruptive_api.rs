@@ -5,7 +5,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{event_json, http, publish, root, script, wait_for, HttpReply, Service, TestEnv};
+use logagg_testkit::process::script;
+use logagg_testkit::{event_json, http, root, wait_for, HttpReply, Service, TestEnv};
 use serde_json::Value;
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -49,26 +50,26 @@ impl Drop for BrokerOutage {
 
 async fn timed_publish(api: &Service, body: &Value) -> (HttpReply, Duration) {
     let started = Instant::now();
-    let reply = publish(api, body).await;
+    let reply = api.publish(body).await;
     (reply, started.elapsed())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_answers_503_while_the_broker_is_down_then_succeeds_once_it_is_back() {
-    let env = TestEnv::new("api_outage", 3).await;
-    let api = env
-        .spawn_api_with(&[(
+    let (env, api) = TestEnv::with_api(
+        "api_outage",
+        3,
+        &[(
             "LOGAGG_PUBLISH_TIMEOUT_MS",
             PUBLISH_TIMEOUT.as_millis().to_string(),
-        )])
-        .await;
+        )],
+    )
+    .await;
     let _consumer = env.spawn_consumer("c1").await;
     let event = event_json("outage", "during-outage-1");
     // The producer is connected and warm before the outage.
     assert_eq!(
-        publish(&api, &event_json("outage", "before-1"))
-            .await
-            .status,
+        api.publish(&event_json("outage", "before-1")).await.status,
         200
     );
 
@@ -115,7 +116,7 @@ async fn publish_answers_503_while_the_broker_is_down_then_succeeds_once_it_is_b
         RECOVERY,
         "POST /publish accepted after the broker restart",
         || async {
-            let reply = publish(&api, &event).await;
+            let reply = api.publish(&event).await;
             assert!(
                 reply.status == 200 || reply.status == 503,
                 "only 200 or 503 while the broker comes back, got {}: {}",
@@ -131,7 +132,7 @@ async fn publish_answers_503_while_the_broker_is_down_then_succeeds_once_it_is_b
 
     // Stored exactly once, however many of the failed attempts still reached the log.
     wait_for(RECOVERY, "every record of the topic consumed", || async {
-        let written = env.high_watermarks();
+        let written = env.high_watermarks().await;
         (env.counts().await.received == written).then_some(())
     })
     .await;

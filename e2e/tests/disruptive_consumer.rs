@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{assert_golden, script, spawn_paced_sender, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
+use logagg_testkit::process::script;
+use logagg_testkit::TestEnv;
 
 /// Starts PostgreSQL again even when the test fails half-way.
 struct RestartPostgres;
@@ -27,7 +28,7 @@ async fn postgres_restart_during_consumption_loses_nothing() {
         topic_prefix: "pg".into(),
     });
     let consumer = env.spawn_consumer("c").await;
-    let sender = spawn_paced_sender(&env, &plan, 500, Duration::from_millis(20));
+    let sender = env.spawn_paced_sender(&plan, 500, Duration::from_millis(20));
     env.wait_counts(Duration::from_secs(60), "ingest under way", |c| {
         c.received > 1_000
     })
@@ -46,5 +47,5 @@ async fn postgres_restart_during_consumption_loses_nothing() {
         .await;
 
     sender.await.expect("sender");
-    assert_golden(&env, &plan, Duration::from_secs(120)).await;
+    env.assert_golden(&plan, Duration::from_secs(120)).await;
 }

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{bin, free_port};
+use logagg_testkit::services::{bin, free_port};
 
 /// Every variable that would make a binary reach for a service, pointed at nothing.
 fn isolated<'a>(command: &'a mut Command, dir: &Path) -> &'a mut Command {
-    let nowhere = format!("127.0.0.1:{}", free_port());
+    let nowhere = format!("127.0.0.1:{}", free_port().expect("a free port"));
     command
         .current_dir(dir)
         .env_remove("RUST_LOG")
@@ -24,8 +24,14 @@ fn isolated<'a>(command: &'a mut Command, dir: &Path) -> &'a mut Command {
             "DATABASE_URL",
             format!("postgres://logagg:logagg@{nowhere}/logagg"),
         )
-        .env("LOGAGG_API_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("LOGAGG_CONSUMER_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "LOGAGG_API_ADDR",
+            format!("127.0.0.1:{}", free_port().expect("a free port")),
+        )
+        .env(
+            "LOGAGG_CONSUMER_ADDR",
+            format!("127.0.0.1:{}", free_port().expect("a free port")),
+        )
         .stdin(Stdio::null())
 }
 

@@ -6,7 +6,7 @@
 mod first_hour;
 
 use first_hour::{documentation, murmur2, producing_commands};
-use logagg_e2e::root;
+use logagg_testkit::root;
 
 #[test]
 fn murmur2_matches_apache_kafka() {

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use first_hour::{documentation, murmur2_partition, producing_commands, ProducingCommand};
-use logagg_e2e::{brokers, root, TestEnv};
+use logagg_testkit::services::brokers;
+use logagg_testkit::{root, TestEnv};
 
 /// Keys per command: with six partitions, a CRC32 partitioner agrees with murmur2 on all of
 /// them by chance with probability (1/6)^12.

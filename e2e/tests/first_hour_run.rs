@@ -8,12 +8,13 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
-use logagg_e2e::{free_port, root, TestEnv};
+use logagg_testkit::{free_port, root, TestEnv};
 
 /// `make run` instances of one checkout exclude each other (its lock), so these tests take
 /// turns.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 struct MakeRun {
@@ -31,7 +32,7 @@ impl MakeRun {
             .join(format!("{}-{label}.out", env.name));
         std::fs::create_dir_all(output.parent().expect("dir")).expect("log dir");
         let file = std::fs::File::create(&output).expect("output file");
-        let api = format!("127.0.0.1:{}", free_port());
+        let api = format!("127.0.0.1:{}", free_port().expect("a free port"));
         let child = command(env, "make", &api)
             .args(["--no-print-directory", "run"])
             .env("LOGAGG_RUN_DEMO_EVENTS", demo_events.to_string())
@@ -100,7 +101,10 @@ fn command(env: &TestEnv, program: &str, api: &str) -> Command {
         .current_dir(root())
         .envs(env.vars())
         .env("LOGAGG_API_ADDR", api)
-        .env("LOGAGG_CONSUMER_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "LOGAGG_CONSUMER_ADDR",
+            format!("127.0.0.1:{}", free_port().expect("a free port")),
+        )
         .env("LOGAGG_RUN_PROFILE", "debug")
         .env("LOGAGG_RUN_BUILD", "no")
         .env("LOGAGG_RUN_START_TIMEOUT", "60")
@@ -200,8 +204,12 @@ async fn a_second_instance_is_refused_and_ctrl_c_while_serving_stops_everything(
     assert!(!log_before.is_empty(), "the running consumer logs");
 
     let (status, text) = run_within(
-        command(&env, "make", &format!("127.0.0.1:{}", free_port()))
-            .args(["--no-print-directory", "run"]),
+        command(
+            &env,
+            "make",
+            &format!("127.0.0.1:{}", free_port().expect("a free port")),
+        )
+        .args(["--no-print-directory", "run"]),
         Duration::from_secs(120),
     );
     assert!(!status.success(), "{text}");
@@ -245,10 +253,14 @@ async fn a_wrong_password_is_reported_with_the_services_own_error_at_once() {
     assert_ne!(wrong, env.database_url, "the test URL carries the password");
     let started = Instant::now();
     let (status, text) = run_within(
-        command(&env, "bash", &format!("127.0.0.1:{}", free_port()))
-            .arg("scripts/run.sh")
-            .env("DATABASE_URL", &wrong)
-            .env("LOGAGG_RUN_DEMO_EVENTS", "0"),
+        command(
+            &env,
+            "bash",
+            &format!("127.0.0.1:{}", free_port().expect("a free port")),
+        )
+        .arg("scripts/run.sh")
+        .env("DATABASE_URL", &wrong)
+        .env("LOGAGG_RUN_DEMO_EVENTS", "0"),
         Duration::from_secs(45),
     );
     assert!(!status.success(), "{text}");

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use logagg_e2e::{brokers, event_json, free_port, publish, wait_for, Service, TestEnv};
+use logagg_testkit::services::brokers;
+use logagg_testkit::{event_json, free_port, wait_for, Service, TestEnv};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
@@ -26,14 +27,20 @@ async fn a_mistyped_topic_is_never_created_and_is_named() {
     let env = TestEnv::new("typo_topic", 1).await;
     let typo = format!("{}.typo", env.topic);
     let mut vars = env.vars();
-    vars.retain(|(k, _)| *k != "LOGAGG_KAFKA_TOPIC");
-    vars.push(("LOGAGG_KAFKA_TOPIC", typo.clone()));
+    vars.retain(|(k, _)| k != "LOGAGG_KAFKA_TOPIC");
+    vars.push(("LOGAGG_KAFKA_TOPIC".into(), typo.clone()));
+    let binary = |name: &str| env.services.binary(name).expect("built binaries");
+    let log = |label: &str| {
+        env.services
+            .log_dir
+            .join(format!("{}-{label}.log", env.name))
+    };
 
-    let port = free_port();
+    let port = free_port().expect("free port");
     let mut api_vars = vars.clone();
-    api_vars.push(("LOGAGG_API_ADDR", format!("127.0.0.1:{port}")));
-    api_vars.push(("LOGAGG_PUBLISH_TIMEOUT_MS", "2000".into()));
-    let api = Service::spawn("logagg-api", &format!("{}-api", env.name), port, &api_vars);
+    api_vars.push(("LOGAGG_API_ADDR".into(), format!("127.0.0.1:{port}")));
+    api_vars.push(("LOGAGG_PUBLISH_TIMEOUT_MS".into(), "2000".into()));
+    let api = Service::spawn(&binary("logagg-api"), port, &api_vars, log("api")).expect("api");
     let (status, body) = wait_for(Duration::from_secs(30), "/health to answer", || async {
         let reply = reqwest::get(api.url("/health")).await.ok()?;
         let status = reply.status().as_u16();
@@ -45,18 +52,22 @@ async fn a_mistyped_topic_is_never_created_and_is_named() {
         body.contains(&typo) && body.contains("does not exist"),
         "/health names the missing topic: {body}"
     );
-    let reply = publish(&api, &event_json("orders", "typo-1")).await;
+    let reply = api.publish(&event_json("orders", "typo-1")).await;
     assert_ne!(reply.status, 200, "{}", reply.text());
 
     let mut consumer_vars = vars.clone();
-    consumer_vars.push(("LOGAGG_CONSUMER_ADDR", format!("127.0.0.1:{}", free_port())));
+    consumer_vars.push((
+        "LOGAGG_CONSUMER_ADDR".into(),
+        format!("127.0.0.1:{}", free_port().expect("free port")),
+    ));
     let started = Instant::now();
     let mut consumer = Service::spawn(
-        "logagg-consumer",
-        &format!("{}-consumer", env.name),
+        &binary("logagg-consumer"),
         0,
         &consumer_vars,
-    );
+        log("consumer"),
+    )
+    .expect("consumer");
     while consumer.is_running() {
         assert!(
             started.elapsed() < Duration::from_secs(30),

@@ -1,23 +1,36 @@
 //! `logagg-producer`: the load generator's golden check through Kafka and through the HTTP API,
 //! NDJSON publishing, and the record format as any Kafka client (kcat) sees it.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use logagg_e2e::{bin, TestEnv};
+use logagg_testkit::TestEnv;
 use serde_json::Value;
 
 fn producer(env: &TestEnv, args: &[&str]) -> (bool, String) {
-    let output = Command::new(bin("logagg-producer"))
-        .args(args)
-        .envs(env.vars())
-        .output()
-        .expect("run logagg-producer");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let ran = env.run("logagg-producer", args);
+    (ran.success, ran.text())
+}
+
+/// `logagg-producer load --verify` of `events` events (30% duplicates, seed 77) via `via`.
+fn load(env: &TestEnv, events: &str, via: &str, api_url: &str) -> (bool, String) {
+    producer(
+        env,
+        &[
+            "load",
+            "--events",
+            events,
+            "--duplicate-ratio",
+            "0.3",
+            "--via",
+            via,
+            "--api-url",
+            api_url,
+            "--verify",
+            "--quiet",
+            "--seed",
+            "77",
+        ],
+    )
 }
 
 async fn load_verifies(via: &str) {
@@ -25,24 +38,7 @@ async fn load_verifies(via: &str) {
     let api = env.spawn_api().await;
     let _consumer = env.spawn_consumer("c").await;
     let api_url = api.url("");
-    let (ok, text) = producer(
-        &env,
-        &[
-            "load",
-            "--events",
-            "20000",
-            "--duplicate-ratio",
-            "0.3",
-            "--via",
-            via,
-            "--api-url",
-            &api_url,
-            "--verify",
-            "--quiet",
-            "--seed",
-            "77",
-        ],
-    );
+    let (ok, text) = load(&env, "20000", via, &api_url);
     assert!(ok, "{text}");
     assert!(text.contains("verify      OK"), "{text}");
     assert!(
@@ -52,24 +48,7 @@ async fn load_verifies(via: &str) {
     assert_eq!(env.rows().await, 14_000);
 
     // The same seed again is all duplicates, so the golden check must now fail, naming the figure.
-    let (ok, text) = producer(
-        &env,
-        &[
-            "load",
-            "--events",
-            "2000",
-            "--duplicate-ratio",
-            "0.3",
-            "--via",
-            via,
-            "--api-url",
-            &api_url,
-            "--verify",
-            "--quiet",
-            "--seed",
-            "77",
-        ],
-    );
+    let (ok, text) = load(&env, "2000", via, &api_url);
     assert!(!ok, "{text}");
     assert!(text.contains("VERIFY FAILED: unique_processed"), "{text}");
 }
@@ -91,27 +70,18 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
         r#"{"topic":"orders","event_id":"o-1","timestamp":"2026-11-25T12:00:00Z","source":"shop","payload":{"n":1}}"#,
         r#"{"topic":"users/signup","event_id":"u-1","timestamp":"2026-11-25T12:00:01+01:00","source":"web"}"#,
     ];
-    let mut child = Command::new(bin("logagg-producer"))
-        .args(["publish", "--via", "kafka", "-"])
-        .envs(env.vars())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let ran = env.run_with_input(
+        "logagg-producer",
+        &["publish", "--via", "kafka", "-"],
+        lines.join("\n").as_bytes(),
+    );
+    assert!(ran.success, "{ran}");
 
     let output = Command::new("kcat")
         .args([
             "-C",
             "-b",
-            &logagg_e2e::brokers(),
+            &logagg_testkit::services::brokers(),
             "-t",
             &env.topic,
             "-e",
@@ -143,22 +113,13 @@ async fn published_records_read_back_with_kcat_as_key_topic_value_json() {
     assert_eq!(records[1].1["payload"], serde_json::json!({}));
 
     // An invalid line: nothing is published at all.
-    let before = env.high_watermarks();
-    let mut child = Command::new(bin("logagg-producer"))
-        .args(["publish", "--via", "kafka"])
-        .envs(env.vars())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{}\n{{\"topic\":\"x\"}}\n", lines[0]).as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"));
-    assert_eq!(env.high_watermarks(), before);
+    let before = env.high_watermarks().await;
+    let ran = env.run_with_input(
+        "logagg-producer",
+        &["publish", "--via", "kafka"],
+        format!("{}\n{{\"topic\":\"x\"}}\n", lines[0]).as_bytes(),
+    );
+    assert!(!ran.success, "{ran}");
+    assert!(ran.stderr.contains("line 2"), "{ran}");
+    assert_eq!(env.high_watermarks().await, before);
 }

@@ -1,27 +1,20 @@
 //! `logagg-consumer replay`: refuses while consumers run, replays from earliest, from a time
 //! and from explicit offsets with exact accounting, and `--rebuild` restores a lost database.
 
-use std::process::Command;
 use std::time::Duration;
 
-use logagg_e2e::{bin, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
+use logagg_testkit::truth::fresh;
+use logagg_testkit::TestEnv;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn replay(env: &TestEnv, args: &[&str]) -> (bool, String) {
-    let output = Command::new(bin("logagg-consumer"))
-        .arg("replay")
-        .args(args)
-        .envs(env.vars())
-        .output()
-        .expect("run replay");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let args: Vec<&str> = std::iter::once("replay")
+        .chain(args.iter().copied())
+        .collect();
+    let ran = env.run("logagg-consumer", &args);
+    (ran.success, ran.text())
 }
 
 fn plan(events: usize, seed: u64) -> LoadPlan {
@@ -35,16 +28,11 @@ fn plan(events: usize, seed: u64) -> LoadPlan {
     })
 }
 
-async fn send(env: &TestEnv, plan: &LoadPlan) {
-    let events: Vec<_> = (0..plan.sends.len()).map(|k| plan.send(k)).collect();
-    env.producer().publish(&events).await.expect("publish");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     let env = TestEnv::new("replaycmd", 2).await;
     let first = plan(2_000, 1);
-    send(&env, &first).await;
+    env.send_plan(&first).await;
     let consumer = env.spawn_consumer("c1").await;
     env.wait_counts(TIMEOUT, "first round", |c| c.received == 2_000)
         .await;
@@ -61,15 +49,15 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     let between = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let second = plan(1_000, 2);
-    send(&env, &second).await;
+    env.send_plan(&second).await;
     let consumer = env.spawn_consumer("c2").await;
     env.wait_counts(TIMEOUT, "second round", |c| c.received == 3_000)
         .await;
     assert!(consumer.terminate().await.success());
-    let fresh = env.counts().await;
+    let before = env.counts().await;
     let rows = env.rows().await;
     assert_eq!(
-        fresh.unique_processed,
+        before.unique_processed,
         (first.distinct + second.distinct) as i64
     );
 
@@ -83,7 +71,7 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
     assert!(consumer.terminate().await.success());
 
     // Explicit offsets: partition 0 from offset 10.
-    let high0 = env.producer().watermarks(Duration::from_secs(10)).unwrap()[0].2;
+    let high0 = env.end_offsets().await[&0];
     let (ok, text) = replay(&env, &["--to", "0:10"]);
     assert!(ok, "{text}");
     let consumer = env.spawn_consumer("c4").await;
@@ -96,20 +84,7 @@ async fn replay_command_moves_the_group_and_keeps_fresh_counters_exact() {
 
     // Replays never touch the fresh counters or the rows.
     let after = env.counts().await;
-    assert_eq!(
-        (
-            after.received,
-            after.unique_processed,
-            after.duplicate_dropped,
-            after.invalid
-        ),
-        (
-            fresh.received,
-            fresh.unique_processed,
-            fresh.duplicate_dropped,
-            fresh.invalid
-        )
-    );
+    assert_eq!(fresh(&after), fresh(&before));
     assert_eq!(env.rows().await, rows);
 
     // Rebuild: a lost database comes back from the log, counted afresh.

@@ -4,14 +4,15 @@
 //! The group's lag is read the way an operator reads it: `scripts/kafka-tool.sh consumer-groups
 //! --describe`, LAG column.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use logagg_e2e::group::{parse_describe, GroupRow};
-use logagg_e2e::{brokers, event, root, wait_for, Service, TestEnv};
 use logagg_producer::generator::{LoadPlan, LoadSpec};
+use logagg_testkit::tools::{self, lag_zero, owners, GroupRow};
+use logagg_testkit::truth::fresh;
+use logagg_testkit::{event, wait_for, Expected, Service, TestEnv};
 
 const PARTITIONS: i32 = 6;
 const EVENTS: usize = 50_000;
@@ -26,99 +27,23 @@ const SCALE_DOWN_AFTER: usize = 32_000;
 const CATCH_UP: Duration = Duration::from_secs(240);
 const STEP: Duration = Duration::from_secs(90);
 
-/// Runs `scripts/kafka-tool.sh consumer-groups --describe --group GROUP` and returns its rows for
-/// `topic`, by partition, with the raw output (for failure messages).
-async fn describe_group(group: &str, topic: &str) -> (BTreeMap<i32, GroupRow>, String) {
-    let output = tokio::process::Command::new("bash")
-        .arg(root().join("scripts/kafka-tool.sh"))
-        .args([
-            "consumer-groups",
-            "--bootstrap-server",
-            &brokers(),
-            "--describe",
-            "--group",
-            group,
-        ])
-        .current_dir(root())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output)
-        .await
-        .expect("consumer-groups --describe timed out")
-        .expect("run kafka-tool.sh");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "consumer-groups --describe failed:\n{text}"
-    );
-    (
-        parse_describe(&String::from_utf8_lossy(&output.stdout), group, topic),
-        text,
-    )
-}
-
-/// Polls the describe output until `done` holds for its rows.
+/// Polls the group's `consumer-groups --describe` rows until `done` holds.
 async fn describe_until(
     env: &TestEnv,
     timeout: Duration,
     what: &str,
     done: impl Fn(&BTreeMap<i32, GroupRow>) -> bool,
 ) -> BTreeMap<i32, GroupRow> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let (rows, text) = describe_group(&env.group, &env.topic).await;
-        if done(&rows) {
-            return rows;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}; last describe:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The distinct members owning partitions.
-fn owners(rows: &BTreeMap<i32, GroupRow>) -> BTreeSet<String> {
-    rows.values()
-        .filter_map(|r| r.consumer_id.clone())
-        .collect()
-}
-
-/// Every partition listed, each with LAG 0 and its committed offset at the log end.
-fn lag_zero(rows: &BTreeMap<i32, GroupRow>, partitions: i32) -> bool {
-    rows.len() == partitions as usize
-        && rows
-            .values()
-            .all(|r| r.lag == Some(0) && r.current.is_some() && r.current == r.log_end)
+    tools::describe_group_until(&env.group, &env.topic, timeout, what, done).await
 }
 
 /// `logagg_consumer_records_total` of one consumer, all outcomes.
 async fn records_processed(consumer: &Service) -> u64 {
-    let text = reqwest::get(consumer.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = consumer.get_text("/metrics").await.expect("GET /metrics");
     text.lines()
         .filter(|l| l.starts_with("logagg_consumer_records_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-async fn stop(consumer: Service, label: &str) {
-    let log = consumer.log.clone();
-    let status = consumer.terminate().await;
-    assert!(
-        status.success(),
-        "consumer {label} exited with {status} after SIGTERM, expected 0 (log: {})",
-        log.display()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -214,7 +139,7 @@ async fn one_to_three_to_one_consumers_under_load_keeps_the_golden_calculation()
         sent_at_scale_down < EVENTS,
         "the load ended before the group shrank"
     );
-    tokio::join!(stop(c2, "c2"), stop(c3, "c3"));
+    tokio::join!(c2.terminate_cleanly(), c3.terminate_cleanly());
     allowed.store(EVENTS, Ordering::SeqCst);
     describe_until(&env, STEP, "one member owning all partitions", |rows| {
         rows.len() == PARTITIONS as usize
@@ -235,41 +160,22 @@ async fn one_to_three_to_one_consumers_under_load_keeps_the_golden_calculation()
         .await;
 
     // The golden calculation, exactly.
-    let records = tokio::task::spawn_blocking({
-        let env_topic = env.topic.clone();
-        let producer = env.producer();
-        move || {
-            let marks = producer
-                .watermarks(Duration::from_secs(10))
-                .expect("watermarks");
-            assert_eq!(marks.len(), PARTITIONS as usize, "{env_topic}");
-            marks.iter().map(|(_, _, high)| high).sum::<i64>()
-        }
-    })
-    .await
-    .expect("join");
+    let ends = env.end_offsets().await;
+    assert_eq!(ends.len(), PARTITIONS as usize, "{}", env.topic);
     assert_eq!(
-        records, EVENTS as i64,
+        ends.values().sum::<i64>(),
+        EVENTS as i64,
         "records in the log = events sent (idempotent producer)"
     );
-    assert_eq!(
-        counts.received, EVENTS as i64,
-        "received == sent: {counts:?}"
-    );
-    assert_eq!(counts.unique_processed, plan.distinct as i64, "{counts:?}");
-    assert_eq!(
-        counts.duplicate_dropped, plan.duplicates as i64,
-        "{counts:?}"
-    );
-    assert_eq!(counts.invalid, 0, "{counts:?}");
-    assert_eq!(env.rows().await, plan.distinct as i64, "rows == distinct");
+    let off = Expected::of_plan(&plan).mismatches(&counts, env.rows().await);
+    assert!(off.is_empty(), "{}: {counts:?}", off.join("; "));
 
     // The group has caught up: LAG 0 on every partition, read with the Kafka CLI.
     describe_until(&env, STEP, "lag 0 on every partition", |rows| {
         lag_zero(rows, PARTITIONS)
     })
     .await;
-    stop(c1, "c1").await;
+    c1.terminate_cleanly().await;
     eprintln!(
         "scaling: 3 members at {sent_at_three} sent, back to 1 at {sent_at_scale_down} sent; \
          replayed after rebalances: {}; total {:.1?}",
@@ -295,7 +201,7 @@ async fn group_lag_read_with_the_kafka_cli_reaches_zero() {
         lag_zero(rows, PARTITIONS)
     })
     .await;
-    stop(c1, "c1").await;
+    c1.terminate_cleanly().await;
 
     // No member: what is produced now is lag, partition by partition.
     let backlog: Vec<_> = (0..6_000)
@@ -334,17 +240,9 @@ async fn group_lag_read_with_the_kafka_cli_reaches_zero() {
         "{rows:?}"
     );
     let counts = env.counts().await;
-    assert_eq!(
-        (
-            counts.received,
-            counts.unique_processed,
-            counts.duplicate_dropped,
-            counts.invalid
-        ),
-        (6_120, 6_120, 0, 0)
-    );
+    assert_eq!(fresh(&counts), (6_120, 6_120, 0, 0));
     assert_eq!(env.rows().await, 6_120);
-    for (consumer, label) in consumers.into_iter().zip(["c1b", "c2", "c3"]) {
-        stop(consumer, label).await;
+    for consumer in consumers {
+        consumer.terminate_cleanly().await;
     }
 }

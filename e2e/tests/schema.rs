@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
-use logagg_e2e::{root, TestEnv};
+use logagg_testkit::{root, TestEnv};
 
 #[derive(diesel::QueryableByName)]
 struct Column {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use logagg_e2e::{wait_for, TestEnv};
+use logagg_testkit::{wait_for, TestEnv};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,6 +54,12 @@ impl SeedClient {
         self.post(&json!({ "events": events })).await
     }
 
+    /// A batch the seeds expect to be accepted (200).
+    async fn publish_batch_ok(&self, events: &[Value]) {
+        let (status, body) = self.publish_batch(events).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     async fn events(&self, topic: &str) -> Vec<Value> {
         let response = self
             .http
@@ -77,6 +83,15 @@ impl SeedClient {
         response.json().await.expect("flat stats")
     }
 
+    /// `/stats` once `received` reaches `records`.
+    async fn wait_received(&self, records: u64, what: &str) -> SeedStats {
+        wait_for(TIMEOUT, what, || async {
+            let stats = self.stats().await;
+            (stats.received == records).then_some(stats)
+        })
+        .await
+    }
+
     async fn health(&self) -> (u16, Value) {
         let response = self
             .http
@@ -98,8 +113,7 @@ fn seed_event(topic: &str, event_id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_seed_client_works_unchanged() {
-    let env = TestEnv::new("seed", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
 
@@ -112,13 +126,12 @@ async fn a_seed_client_works_unchanged() {
 
     let (status, body) = client.publish(&seed_event("app.logs", "seed-1")).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = client
-        .publish_batch(&[
+    client
+        .publish_batch_ok(&[
             seed_event("app.logs", "seed-2"),
             seed_event("app.logs", "seed-3"),
         ])
         .await;
-    assert_eq!(status, 200, "{body}");
 
     let mut missing = seed_event("app.logs", "seed-4");
     missing.as_object_mut().unwrap().remove("source");
@@ -165,8 +178,7 @@ async fn a_seed_client_works_unchanged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_identical_events_sent_in_parallel_are_stored_once() {
-    let env = TestEnv::new("seed_par", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed_par", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
     let event = seed_event("payments", "pay-1");
@@ -175,11 +187,7 @@ async fn ten_identical_events_sent_in_parallel_are_stored_once() {
     for (status, body) in &answers {
         assert_eq!(*status, 200, "{body}");
     }
-    let stats = wait_for(TIMEOUT, "all ten copies counted", || async {
-        let stats = client.stats().await;
-        (stats.received == 10).then_some(stats)
-    })
-    .await;
+    let stats = client.wait_received(10, "all ten copies counted").await;
     assert_eq!(
         (stats.unique_processed, stats.duplicate_dropped),
         (1, 9),
@@ -193,23 +201,17 @@ async fn ten_identical_events_sent_in_parallel_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_event_id_under_two_topics_is_stored_twice() {
-    let env = TestEnv::new("seed_two", 3).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("seed_two", 3, &[]).await;
     let _consumer = env.spawn_consumer("c1").await;
     let client = SeedClient::new(api.url(""));
 
-    let (status, body) = client
-        .publish_batch(&[
+    client
+        .publish_batch_ok(&[
             seed_event("orders", "shared-id"),
             seed_event("invoices", "shared-id"),
         ])
         .await;
-    assert_eq!(status, 200, "{body}");
-    let stats = wait_for(TIMEOUT, "both events counted", || async {
-        let stats = client.stats().await;
-        (stats.received == 2).then_some(stats)
-    })
-    .await;
+    let stats = client.wait_received(2, "both events counted").await;
     assert_eq!(
         (stats.unique_processed, stats.duplicate_dropped),
         (2, 0),

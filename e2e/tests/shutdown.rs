@@ -3,12 +3,11 @@
 
 use std::net::TcpStream;
 
-use logagg_e2e::TestEnv;
+use logagg_testkit::TestEnv;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_exits_zero_despite_idle_connections() {
-    let env = TestEnv::new("shutdown", 1).await;
-    let api = env.spawn_api().await;
+    let (env, api) = TestEnv::with_api("shutdown", 1, &[]).await;
     let consumer = env.spawn_consumer("c").await;
     // Connections that never send a request (a pooled keep-alive client looks like this).
     let _idle_api = TcpStream::connect(("127.0.0.1", api.port)).expect("connect api");

@@ -2,29 +2,21 @@
 
 use std::time::Duration;
 
+use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, StatsResponse};
 use logagg_core::Event;
-use rand::Rng;
-use serde_json::{json, Value};
 
-/// Capped exponential backoff with full jitter: attempt 0 waits up to `base`, doubling up to
-/// `cap`.
-pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
-    let ceiling = base
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(cap);
-    let jittered = rand::rng().random_range(0..=ceiling.as_millis().max(1) as u64);
-    Duration::from_millis(jittered)
-}
+/// The project's one backoff, re-exported for the load generator's retries.
+pub use logagg_core::backoff::backoff;
 
 /// What a publish attempt ended with.
 #[derive(Debug)]
 pub enum HttpOutcome {
-    /// 200: every event acked by the broker.
-    Accepted,
+    /// 200: every event acked by the broker, at these offsets.
+    Accepted(PublishResponse),
     /// 503/5xx or a connection error: retry (the events may or may not be in the log).
     Retry(String),
     /// 4xx: the request is wrong; retrying will not help.
-    Rejected(u16, String),
+    Rejected(u16, ErrorBody),
 }
 
 /// Client of one logagg API.
@@ -51,33 +43,43 @@ impl ApiClient {
 
     /// One `POST /publish` of `{"events": [...]}`.
     pub async fn publish(&self, events: &[Event]) -> HttpOutcome {
-        let mut request = self
-            .http
-            .post(format!("{}/publish", self.base))
-            .json(&json!({ "events": events }));
+        let body = PublishRequest::Batch {
+            events: events.to_vec(),
+        };
+        let mut request = self.http.post(format!("{}/publish", self.base)).json(&body);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                if status.is_success() {
-                    HttpOutcome::Accepted
-                } else {
-                    let body = response.text().await.unwrap_or_default();
-                    if status.is_server_error() || status.as_u16() == 429 {
-                        HttpOutcome::Retry(format!("{status}: {body}"))
-                    } else {
-                        HttpOutcome::Rejected(status.as_u16(), body)
-                    }
-                }
-            }
-            Err(e) => HttpOutcome::Retry(e.to_string()),
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return HttpOutcome::Retry(e.to_string()),
+        };
+        let status = response.status();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return HttpOutcome::Retry(format!("{status}: reading the answer: {e}")),
+        };
+        if status.is_success() {
+            return match serde_json::from_slice(&body) {
+                Ok(accepted) => HttpOutcome::Accepted(accepted),
+                // Not logagg's answer: stop rather than guess (a retry could duplicate events).
+                Err(e) => HttpOutcome::Rejected(
+                    status.as_u16(),
+                    ErrorBody::message(format!("answer is not a publish result: {e}")),
+                ),
+            };
+        }
+        let error = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| ErrorBody::message(String::from_utf8_lossy(&body).into_owned()));
+        if status.is_server_error() || status.as_u16() == 429 {
+            HttpOutcome::Retry(format!("{status}: {}", error.error))
+        } else {
+            HttpOutcome::Rejected(status.as_u16(), error)
         }
     }
 
-    /// `GET /stats` as JSON.
-    pub async fn stats(&self) -> Result<Value, String> {
+    /// `GET /stats`.
+    pub async fn stats(&self) -> Result<StatsResponse, String> {
         let response = self
             .http
             .get(format!("{}/stats", self.base))
@@ -88,20 +90,5 @@ impl ApiClient {
             return Err(format!("GET /stats answered {}", response.status()));
         }
         response.json().await.map_err(|e| e.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_capped_and_grows() {
-        let base = Duration::from_millis(100);
-        let cap = Duration::from_secs(2);
-        for attempt in 0..40 {
-            assert!(backoff(attempt, base, cap) <= cap);
-        }
-        assert!(backoff(0, base, cap) <= base);
     }
 }

@@ -262,7 +262,14 @@ async fn run_http(
                 loop {
                     let started = Instant::now();
                     match client.publish(&events).await {
-                        HttpOutcome::Accepted => {
+                        HttpOutcome::Accepted(answer) => {
+                            // A short count would be an API bug that --verify must not hide.
+                            anyhow::ensure!(
+                                answer.accepted == events.len(),
+                                "API accepted {} of {} events",
+                                answer.accepted,
+                                events.len()
+                            );
                             latencies
                                 .lock()
                                 .expect("latencies")

@@ -333,7 +333,7 @@ async fn publish(file: Option<PathBuf>, target: &Target, batch_size: usize) -> a
         Via::Http(client) => {
             for chunk in events.chunks(batch_size.max(1)) {
                 match client.publish(chunk).await {
-                    HttpOutcome::Accepted => {}
+                    HttpOutcome::Accepted(_) => {}
                     HttpOutcome::Retry(reason) => bail!("API unavailable: {reason}"),
                     HttpOutcome::Rejected(status, body) => bail!("API refused ({status}): {body}"),
                 }

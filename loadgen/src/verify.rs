@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use logagg_core::contract::StatsResponse;
 use logagg_producer::generator::{Counts, Expected};
-use serde_json::Value;
 
 use crate::http::ApiClient;
 
@@ -15,19 +15,17 @@ use crate::http::ApiClient;
 const SETTLE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(200);
 
-/// Per-topic counters of a `/stats` body (`per_topic`); missing figures count as zero.
-pub fn per_topic(stats: &Value) -> BTreeMap<String, Counts> {
-    let Some(topics) = stats.get("per_topic").and_then(Value::as_object) else {
-        return BTreeMap::new();
-    };
-    topics
+/// Per-topic counters of a `/stats` body (`per_topic`).
+pub fn per_topic(stats: &StatsResponse) -> BTreeMap<String, Counts> {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    stats
+        .per_topic
         .iter()
         .map(|(topic, c)| {
-            let get = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
             let counts = Counts {
-                received: get("received"),
-                unique: get("unique_processed"),
-                duplicates: get("duplicate_dropped"),
+                received: count(c.received),
+                unique: count(c.unique_processed),
+                duplicates: count(c.duplicate_dropped),
             };
             (topic.clone(), counts)
         })
@@ -128,8 +126,8 @@ pub fn ok_line(grown: &BTreeMap<String, Counts>, resent: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use logagg_core::contract::TopicCounts;
     use logagg_producer::generator::{LoadPlan, LoadSpec};
-    use serde_json::json;
 
     fn plan() -> LoadPlan {
         LoadPlan::new(LoadSpec {
@@ -142,15 +140,24 @@ mod tests {
         })
     }
 
-    fn stats_for(counts: &[(&str, u64, u64, u64)]) -> Value {
-        let per_topic: serde_json::Map<String, Value> = counts
+    fn stats_for(counts: &[(&str, u64, u64, u64)]) -> StatsResponse {
+        let per_topic = counts
             .iter()
-            .map(|(t, r, u, d)| {
-                let c = json!({"received": r, "unique_processed": u, "duplicate_dropped": d, "replayed": 0});
+            .map(|&(t, received, unique, duplicates)| {
+                let c = TopicCounts {
+                    received: received as i64,
+                    unique_processed: unique as i64,
+                    duplicate_dropped: duplicates as i64,
+                    replayed: 0,
+                };
                 (t.to_string(), c)
             })
             .collect();
-        json!({ "received": 999_999, "per_topic": per_topic })
+        StatsResponse {
+            received: 999_999,
+            per_topic,
+            ..Default::default()
+        }
     }
 
     #[test]

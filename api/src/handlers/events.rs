@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use logagg_core::contract::{ErrorBody, EventView};
 use logagg_core::db::events::{self, EventQuery, Order};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use warp::http::{header, HeaderValue};
@@ -91,6 +92,24 @@ fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
+#[utoipa::path(
+    get,
+    path = "/events",
+    summary = "Stored events, newest first by default, cursor-paged by id (Link: rel=next).",
+    params(
+        ("topic" = Option<String>, Query, description = "Only events of this topic"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Events per page (default 100)"),
+        ("before" = Option<i64>, Query, description = "Only events with an id below this one (the last id of a newest-first page)"),
+        ("after" = Option<i64>, Query, description = "Only events with an id above this one (the last id of an oldest-first page); with before, the window between"),
+        ("order" = Option<String>, Query, description = "asc (publish order) or desc (newest first)"),
+    ),
+    responses(
+        (status = 200, description = "Events", body = Vec<EventView>),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
     let query = parse_query(&parse_query_string(raw_query)?)?;
     if query.topic.as_deref().is_some_and(|t| !storable(t)) {
@@ -153,6 +172,21 @@ fn next_link(query: &EventQuery, last_id: i64) -> String {
 
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
+#[utoipa::path(
+    get,
+    path = "/events/{topic}/{event_id}",
+    summary = "One stored event.",
+    params(
+        ("topic" = String, Path, description = "The event's topic (may contain /)"),
+        ("event_id" = String, Path, description = "The event id (percent-encode a / inside it)"),
+    ),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 404, description = "No such event", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> {
     let usage = || ApiError::NotFound("no such route; use /events/{topic}/{event_id}".into());
     let (topic, event_id) = tail.rsplit_once('/').ok_or_else(usage)?;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use diesel_async::RunQueryDsl;
-use serde_json::{json, Value};
+use logagg_core::contract::{AliveResponse, DependencyHealth, HealthResponse, HealthStatus};
+use logagg_core::db;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Reply;
@@ -12,18 +12,17 @@ use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    summary = "Readiness: broker and database.",
+    responses(
+        (status = 200, description = "Healthy", body = HealthResponse),
+        (status = 503, description = "A dependency is down", body = HealthResponse),
+    ),
+)]
 pub async fn health(state: AppState) -> Response {
-    let database = async {
-        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    let database = tokio::time::timeout(CHECK_TIMEOUT, database)
-        .await
-        .unwrap_or_else(|_| Err("timed out".into()));
+    let database = db::ping(&state.pool).await;
     let producer = state.producer.clone();
     let broker = tokio::task::spawn_blocking(move || {
         producer
@@ -33,12 +32,13 @@ pub async fn health(state: AppState) -> Response {
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     let healthy = database.is_ok() && broker.is_ok();
-    let body = json!({
-        "status": if healthy { "healthy" } else { "unhealthy" },
-        "broker": part(&broker),
-        "database": part(&database),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-    });
+    let body = HealthResponse {
+        batches: None,
+        broker: DependencyHealth::of(&broker),
+        database: DependencyHealth::of(&database),
+        status: HealthStatus::of(healthy),
+        uptime_seconds: Some(state.started.elapsed().as_secs()),
+    };
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -47,22 +47,27 @@ pub async fn health(state: AppState) -> Response {
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
-fn part(result: &Result<(), String>) -> Value {
-    match result {
-        Ok(()) => json!("ok"),
-        Err(error) => json!({"status": "down", "error": error}),
-    }
-}
-
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    summary = "Liveness.",
+    responses((status = 200, description = "Alive", body = AliveResponse)),
+)]
 pub fn healthz() -> Response {
-    warp::reply::json(&json!({"status": "alive"})).into_response()
+    warp::reply::json(&AliveResponse::default()).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Prometheus metrics.",
+    responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
+)]
 pub fn metrics(state: AppState) -> Response {
     warp::reply::with_header(
         state.metrics.render(),
         "content-type",
-        "text/plain; version=0.0.4",
+        logagg_core::metrics::CONTENT_TYPE,
     )
     .into_response()
 }

@@ -6,9 +6,10 @@
 
 use bytes::{Buf, Bytes};
 use futures::Stream;
+use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, PublishedOffset};
 use logagg_core::Event;
 use logagg_producer::PublishError;
-use serde_json::{json, Value};
+use serde_json::Value;
 use subtle::ConstantTimeEq;
 use warp::http::{header, HeaderMap};
 use warp::reply::Response;
@@ -24,6 +25,23 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 
 /// The handler: token, body size, content type, JSON, events; then the broker. The body is
 /// read first (up to the limit) whatever the answer, so the connection stays usable.
+#[utoipa::path(
+    post,
+    path = "/publish",
+    summary = "Publish one event, an array of events, or {\"events\": [...]}; answered once the broker acked every event.",
+    request_body = PublishRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token (when LOGAGG_API_TOKEN is set)", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Content type is not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Broker unavailable or slow; retry after Retry-After", body = ErrorBody),
+    ),
+)]
 pub async fn publish<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
@@ -103,17 +121,16 @@ async fn handle(
         PublishError::Fatal(e) => ApiError::Internal(e),
     })?;
     state.metrics.events_accepted.inc_by(events.len() as u64);
-    let offsets: Vec<Value> = events
+    let offsets = events
         .iter()
         .zip(&acks)
-        .map(|(e, ack)| json!({"event_id": e.event.event_id, "partition": ack.partition, "offset": ack.offset}))
+        .map(|(e, ack)| PublishedOffset {
+            event_id: e.event.event_id.clone(),
+            partition: ack.partition,
+            offset: ack.offset,
+        })
         .collect();
-    Ok(warp::reply::json(&json!({
-        "status": "accepted",
-        "accepted": events.len(),
-        "offsets": offsets,
-    }))
-    .into_response())
+    Ok(warp::reply::json(&PublishResponse::accepted(offsets)).into_response())
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -263,6 +280,8 @@ fn unprocessable(message: &str, details: Vec<ItemError>) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn event(id: &str) -> Value {

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use logagg_core::contract::{ErrorBody, StatsResponse};
 use logagg_core::db::progress::Counts;
 use logagg_core::db::{counters, events, progress, DbError};
-use serde_json::{json, Map, Value};
 use warp::reply::Response;
 use warp::Reply;
 
@@ -15,16 +15,23 @@ use crate::state::AppState;
 
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[utoipa::path(
+    get,
+    path = "/stats",
+    summary = "Exact counters from PostgreSQL, topics, consumer lag.",
+    responses(
+        (status = 200, description = "Counters", body = StatsResponse),
+        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+)]
 pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let stored_events = events::count(&mut conn).await?;
     drop(conn);
-    let mut total = Counts::default();
-    for row in &rows {
-        total.add(&row.counts());
-    }
+    let total = Counts::total(&rows);
     let next_offsets: BTreeMap<i32, i64> = rows
         .iter()
         .map(|r| (r.kafka_partition, r.next_offset))
@@ -33,44 +40,35 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let watermarks = tokio::task::spawn_blocking(move || producer.watermarks(WATERMARK_TIMEOUT))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (lag, lag_per_partition) = match watermarks {
-        Ok(marks) => {
-            let mut per = Map::new();
-            let mut sum = 0i64;
-            for (partition, low, high) in marks {
+    // The counters are still exact without the broker; only the lag is unknown (null).
+    let lag_per_partition: Option<BTreeMap<String, i64>> = watermarks.ok().map(|marks| {
+        marks
+            .into_iter()
+            .map(|(partition, low, high)| {
                 let consumed = next_offsets
                     .get(&partition)
                     .copied()
                     .unwrap_or(low)
                     .max(low);
-                let lag = (high - consumed).max(0);
-                sum += lag;
-                per.insert(partition.to_string(), json!(lag));
-            }
-            (json!(sum), Value::Object(per))
-        }
-        // The counters are still exact without the broker; only the lag is unknown.
-        Err(_) => (Value::Null, Value::Null),
+                (partition.to_string(), (high - consumed).max(0))
+            })
+            .collect()
+    });
+    let body = StatsResponse {
+        consumer_group: state.kafka.group.clone(),
+        consumer_lag: lag_per_partition.as_ref().map(|per| per.values().sum()),
+        duplicate_dropped: total.duplicate_dropped,
+        invalid: total.invalid,
+        kafka_topic: state.kafka.topic.clone(),
+        lag_per_partition,
+        topics: topics.iter().map(|(name, _)| name.clone()).collect(),
+        per_topic: topics.into_iter().collect(),
+        received: total.received,
+        replayed: total.replayed,
+        requests: state.metrics.requests_by_route(),
+        stored_events,
+        unique_processed: total.unique_processed,
+        uptime_seconds: state.started.elapsed().as_secs(),
     };
-    let per_topic: Map<String, Value> = topics
-        .iter()
-        .map(|(name, c)| (name.clone(), json!(c)))
-        .collect();
-    Ok(warp::reply::json(&json!({
-        "received": total.received,
-        "unique_processed": total.unique_processed,
-        "duplicate_dropped": total.duplicate_dropped,
-        "invalid": total.invalid,
-        "replayed": total.replayed,
-        "stored_events": stored_events,
-        "topics": topics.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
-        "per_topic": per_topic,
-        "consumer_lag": lag,
-        "lag_per_partition": lag_per_partition,
-        "uptime_seconds": state.started.elapsed().as_secs(),
-        "consumer_group": state.kafka.group,
-        "kafka_topic": state.kafka.topic,
-        "requests": state.metrics.requests_by_route(),
-    }))
-    .into_response())
+    Ok(warp::reply::json(&body).into_response())
 }

@@ -4,7 +4,6 @@
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
 
 use super::schema::topic_counters as tc;
 use super::DbError;
@@ -23,14 +22,8 @@ pub struct TopicDelta {
     pub replayed: i64,
 }
 
-/// Summed counters of one event topic.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct TopicCounts {
-    pub received: i64,
-    pub unique_processed: i64,
-    pub duplicate_dropped: i64,
-    pub replayed: i64,
-}
+/// Summed counters of one event topic (the contract's per-topic counters of `GET /stats`).
+pub use crate::contract::TopicCounts;
 
 /// Adds the deltas (rows must be locked by the caller's partition lock).
 pub async fn add(conn: &mut AsyncPgConnection, deltas: &[TopicDelta]) -> Result<(), DbError> {

@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Int8, Jsonb, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
 
 use super::schema::events;
 use super::DbError;
+use crate::contract::EventView;
+use crate::Event;
 
 /// Rows per INSERT statement. Rows travel as one array per column (`unnest`), so there are
 /// 7 bind parameters whatever the size; the chunk only bounds one statement's work.
@@ -26,28 +27,50 @@ pub struct NewEvent {
     pub kafka_offset: i64,
 }
 
-/// A stored event as the API returns it.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+impl NewEvent {
+    /// The row of `event`, read from `partition` at `offset`.
+    pub fn from_event(event: &Event, partition: i32, offset: i64) -> Self {
+        Self {
+            topic: event.topic.clone(),
+            event_id: event.event_id.clone(),
+            source: event.source.clone(),
+            event_timestamp: event.timestamp_utc(),
+            payload: serde_json::Value::Object(event.payload.clone()),
+            kafka_partition: partition,
+            kafka_offset: offset,
+        }
+    }
+}
+
+/// A stored row, as selected; the API answers with its [`EventView`].
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct StoredEvent {
     pub id: i64,
     pub topic: String,
     pub event_id: String,
-    #[serde(serialize_with = "crate::db::events::rfc3339")]
-    #[diesel(column_name = event_timestamp)]
-    pub timestamp: DateTime<Utc>,
+    pub event_timestamp: DateTime<Utc>,
     pub source: String,
     pub payload: serde_json::Value,
-    #[serde(serialize_with = "crate::db::events::rfc3339")]
     pub processed_at: DateTime<Utc>,
-    #[serde(rename = "partition")]
     pub kafka_partition: i32,
-    #[serde(rename = "offset")]
     pub kafka_offset: i64,
 }
 
-fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::event::format_timestamp(ts))
+impl From<StoredEvent> for EventView {
+    fn from(row: StoredEvent) -> Self {
+        Self {
+            id: row.id,
+            topic: row.topic,
+            event_id: row.event_id,
+            timestamp: row.event_timestamp,
+            source: row.source,
+            payload: row.payload,
+            processed_at: row.processed_at,
+            partition: row.kafka_partition,
+            offset: row.kafka_offset,
+        }
+    }
 }
 
 /// A key the insert reported as new.
@@ -122,7 +145,7 @@ pub struct EventQuery {
 pub async fn list(
     conn: &mut AsyncPgConnection,
     query: &EventQuery,
-) -> Result<Vec<StoredEvent>, DbError> {
+) -> Result<Vec<EventView>, DbError> {
     let mut sql = events::table.select(StoredEvent::as_select()).into_boxed();
     if let Some(topic) = &query.topic {
         sql = sql.filter(events::topic.eq(topic.clone()));
@@ -137,7 +160,8 @@ pub async fn list(
         Order::Desc => sql.order(events::id.desc()),
         Order::Asc => sql.order(events::id.asc()),
     };
-    Ok(sql.limit(query.limit).load(conn).await?)
+    let rows: Vec<StoredEvent> = sql.limit(query.limit).load(conn).await?;
+    Ok(rows.into_iter().map(EventView::from).collect())
 }
 
 /// One event by its key.
@@ -145,14 +169,15 @@ pub async fn find(
     conn: &mut AsyncPgConnection,
     topic: &str,
     event_id: &str,
-) -> Result<Option<StoredEvent>, DbError> {
-    Ok(events::table
+) -> Result<Option<EventView>, DbError> {
+    let row: Option<StoredEvent> = events::table
         .select(StoredEvent::as_select())
         .filter(events::topic.eq(topic))
         .filter(events::event_id.eq(event_id))
         .first(conn)
         .await
-        .optional()?)
+        .optional()?;
+    Ok(row.map(EventView::from))
 }
 
 /// Number of stored rows.

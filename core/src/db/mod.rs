@@ -8,7 +8,7 @@ pub mod pool;
 pub mod progress;
 pub mod schema;
 
-pub use pool::{connect, run_migrations, Conn, Pool};
+pub use pool::{connect, ping, run_migrations, Conn, Pool};
 
 /// Any failure talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

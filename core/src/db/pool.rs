@@ -44,6 +44,22 @@ pub fn connect(config: &DatabaseConfig) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Pool(e.to_string()))
 }
 
+/// How long a health check waits for PostgreSQL.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether PostgreSQL answers a trivial query (`SELECT 1`) within a couple of seconds: the
+/// health checks of the API and the consumer, and the consumer's "is the database up?".
+pub async fn ping(pool: &Pool) -> Result<(), DbError> {
+    let check = async {
+        let mut conn = pool.get().await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        Ok(())
+    };
+    tokio::time::timeout(PING_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(DbError::Pool(format!("timed out after {PING_TIMEOUT:?}"))))
+}
+
 /// Advisory-lock key that serializes concurrent migration runs (api and consumers may start
 /// together).
 const MIGRATION_LOCK_KEY: i64 = 0x6c6f_6761_6767; // "loggagg"-ish, any constant works

@@ -21,6 +21,15 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The totals of a group: its progress rows summed.
+    pub fn total(rows: &[Progress]) -> Counts {
+        let mut total = Counts::default();
+        for row in rows {
+            total.add(&row.counts());
+        }
+        total
+    }
+
     pub fn add(&mut self, other: &Counts) {
         self.received += other.received;
         self.unique_processed += other.unique_processed;

@@ -1,0 +1,229 @@
+//! The table's rows: each figure beside its same-run baseline and ratio, with the issue's
+//! targets printed, never asserted.
+
+use super::{mb, pct, row, thousands, verdict, Results, Row, NONE};
+use crate::http::Publish;
+use crate::ingest::Ingest;
+use crate::kafka_ceiling::Throughput;
+use crate::pg_ceiling::PgCeiling;
+
+impl Results {
+    pub fn rows(&self) -> Vec<Row> {
+        let s = &self.scale;
+        let mut rows = Vec::new();
+        let pg_rate = self.pg.as_ref().map(PgCeiling::rate);
+        let produce = Self::best(&self.produce).map(Throughput::rate);
+        let or_err = |v: Option<String>| v.unwrap_or_else(|| "ERROR".into());
+        rows.push(row(
+            "1",
+            format!("PostgreSQL ceiling: INSERT … SELECT … ON CONFLICT DO NOTHING from a staging table, {} rows, {:.0}% duplicates", thousands(s.events as f64), s.duplicate_ratio * 100.0),
+            or_err(pg_rate.map(|r| format!("{} rows/s", thousands(r)))),
+            NONE, NONE, NONE,
+        ));
+        if let Some(pg) = &self.pg {
+            if let Some(d) = &pg.client {
+                rows.push(row("1b", format!("  diagnostic: the consumer's insert_new alone (INSERT … SELECT FROM unnest(arrays) … RETURNING), {}-send transactions", thousands(d.batch as f64)), format!("{} rows/s", thousands(d.rate())), "(1)", pct(d.rate(), pg.rate()), NONE));
+            }
+        }
+        rows.push(row(
+            "2a",
+            format!(
+                "Kafka ceiling: raw rdkafka produce (idempotent, acks=all, lz4), best of {}",
+                self.produce.len()
+            ),
+            or_err(produce.map(|r| format!("{} rec/s", thousands(r)))),
+            NONE,
+            NONE,
+            NONE,
+        ));
+        rows.push(row(
+            "2b",
+            format!(
+                "Kafka ceiling: raw rdkafka consume, best of {}",
+                self.consume.len()
+            ),
+            or_err(Self::best(&self.consume).map(|t| format!("{} rec/s", thousands(t.rate())))),
+            NONE,
+            NONE,
+            NONE,
+        ));
+        let one = self.ingest_with(1);
+        let one_rate = one.map(Ingest::rate);
+        rows.push(row(
+            "3",
+            format!("Consumer ingest: 1 {} logagg-consumer, pre-filled topic → PostgreSQL, every guarantee on", s.profile),
+            or_err(one_rate.map(|r| format!("{} ev/s", thousands(r)))),
+            pg_rate.map_or(NONE.into(), |r| format!("(1) {} rows/s", thousands(r))),
+            match (one_rate, pg_rate) { (Some(a), Some(b)) => pct(a, b), _ => NONE.into() },
+            match (one_rate, pg_rate) { (Some(a), Some(b)) => format!("≥ 60% of (1): {}", verdict(a >= 0.6 * b)), _ => "≥ 60% of (1)".into() },
+        ));
+        let batch = self.batch.as_ref().map(Publish::events_per_sec);
+        rows.push(row(
+            "4a",
+            format!(
+                "HTTP publish through {} logagg-api, batches of {} ({} in flight)",
+                s.profile, s.batch, s.batch_concurrency
+            ),
+            or_err(batch.map(|r| format!("{} ev/s", thousands(r)))),
+            produce.map_or(NONE.into(), |r| format!("(2a) {} rec/s", thousands(r))),
+            match (batch, produce) {
+                (Some(a), Some(b)) => pct(a, b),
+                _ => NONE.into(),
+            },
+            match (batch, produce) {
+                (Some(a), Some(b)) => format!("≥ 50% of (2a): {}", verdict(a >= 0.5 * b)),
+                _ => "≥ 50% of (2a)".into(),
+            },
+        ));
+        let single = self.single.as_ref();
+        let single_rate = single.map(Publish::requests_per_sec);
+        rows.push(row(
+            "4b",
+            format!(
+                "HTTP publish, single-event requests, {} concurrent connections",
+                s.single_connections
+            ),
+            or_err(single_rate.map(|r| format!("{} req/s", thousands(r)))),
+            produce.map_or(NONE.into(), |r| format!("(2a) {} rec/s", thousands(r))),
+            match (single_rate, produce) {
+                (Some(a), Some(b)) => pct(a, b),
+                _ => NONE.into(),
+            },
+            single_rate.map_or("≥ 5,000 req/s".into(), |r| {
+                format!("≥ 5,000 req/s: {}", verdict(r >= 5000.0))
+            }),
+        ));
+        rows.push(row(
+            "4c",
+            "  single-event ack latency p50 / p99",
+            or_err(single.map(|p| {
+                format!(
+                    "{:.1} / {:.1} ms",
+                    p.latencies.quantile_ms(0.5),
+                    p.latencies.quantile_ms(0.99)
+                )
+            })),
+            NONE,
+            NONE,
+            NONE,
+        ));
+        let fresh = self.fresh.as_ref();
+        rows.push(row(
+            "5",
+            format!(
+                "Freshness at a steady {} ev/s: publish ack → visible in GET /events, p50 / p99",
+                thousands(s.fresh_rate)
+            ),
+            or_err(fresh.map(|f| {
+                format!(
+                    "{:.0} / {:.0} ms",
+                    f.visible.quantile_ms(0.5),
+                    f.visible.quantile_ms(0.99)
+                )
+            })),
+            NONE,
+            NONE,
+            fresh.map_or("p99 ≤ 250 ms".into(), |f| {
+                format!(
+                    "p99 ≤ 250 ms: {}",
+                    verdict(f.visible.quantile_ms(0.99) <= 250.0)
+                )
+            }),
+        ));
+        let target_rss = |b: u64| format!("≤ 150 MB: {}", verdict(b <= 150_000_000));
+        rows.push(row(
+            "6a",
+            "Peak RSS (VmHWM) of logagg-api during (4)",
+            or_err(self.api_rss.map(mb)),
+            NONE,
+            NONE,
+            self.api_rss.map_or("≤ 150 MB".into(), target_rss),
+        ));
+        let consumer_rss = one.and_then(|i| i.peak_rss.first().copied());
+        rows.push(row(
+            "6b",
+            "Peak RSS (VmHWM) of logagg-consumer during (3)",
+            or_err(consumer_rss.map(mb)),
+            NONE,
+            NONE,
+            consumer_rss.map_or("≤ 150 MB".into(), target_rss),
+        ));
+        rows.push(row(
+            "7a",
+            "Ingest with 1 consumer process (= 3)",
+            or_err(one_rate.map(|r| format!("{} ev/s", thousands(r)))),
+            NONE,
+            NONE,
+            NONE,
+        ));
+        let two = self.ingest_with(2);
+        let two_rate = two.map(Ingest::rate);
+        rows.push(row(
+            "7b",
+            "Ingest with 2 consumer processes (same group and data; both joined before the data came)",
+            or_err(two_rate.map(|r| format!("{} ev/s", thousands(r)))),
+            one_rate.map_or(NONE.into(), |r| format!("(7a) {} ev/s", thousands(r))),
+            match (two_rate, one_rate) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+                _ => NONE.into(),
+            },
+            NONE,
+        ));
+        if let Some(run) = one {
+            if let Some(split) = run.stages.first() {
+                let batches = split.batch_count();
+                let batch_ms = split.sum("batch") / batches.max(1) as f64 * 1000.0;
+                for (stage, ms) in split.per_batch_ms() {
+                    rows.push(row(
+                        "8",
+                        format!("  (3) per batch: {stage}"),
+                        format!("{ms:.1} ms"),
+                        format!("batch {batch_ms:.1} ms"),
+                        pct(ms, batch_ms),
+                        NONE,
+                    ));
+                }
+                // Time between batches: collecting the next batch from Kafka (incl. the batch wait).
+                if batches > 1 {
+                    let cycle_ms = run.steady.as_secs_f64() * 1000.0 / (batches - 1) as f64;
+                    let gap = (cycle_ms - batch_ms).max(0.0);
+                    rows.push(row(
+                        "8",
+                        "  (3) between batches: collect the next batch from Kafka",
+                        format!("{gap:.1} ms"),
+                        format!("cycle {cycle_ms:.1} ms"),
+                        pct(gap, cycle_ms),
+                        NONE,
+                    ));
+                }
+                if let Some((stage, share)) = split.dominant() {
+                    rows.push(row(
+                        "8",
+                        format!(
+                            "  bound: {stage} ({:.0}% of each batch; {} batches of ~{:.0} records)",
+                            share * 100.0,
+                            batches,
+                            split.mean_batch_records()
+                        ),
+                        format!(
+                            "{:.2} cores",
+                            run.cpu.of("consumer") / run.cpu.wall_secs.max(1e-9)
+                        ),
+                        format!(
+                            "postgres {:.2} cores",
+                            run.cpu.postgres / run.cpu.wall_secs.max(1e-9)
+                        ),
+                        format!("of {}", run.cpu.cores),
+                        NONE,
+                    ));
+                }
+            }
+        }
+        for row in &mut rows {
+            if row.value == "ERROR" && !self.ran(&row.id) {
+                row.value = "not run".into();
+            }
+        }
+        rows
+    }
+}

@@ -1,0 +1,38 @@
+//! What a run measures against: the services and binaries (the test kit's [`Services`]), the
+//! run's id, and the sandbox every measurement gets: a fresh database cloned from the migrated
+//! template, a fresh topic and group, removed afterwards unless `--keep`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use logagg_testkit::{Sandbox, Services};
+
+/// Where the services are and how this run names and keeps its sandboxes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub services: Services,
+    /// Unique per run: part of every database, topic and group name.
+    pub run_id: String,
+    pub partitions: i32,
+    /// Keep databases and topics after the run (for inspection).
+    pub keep: bool,
+}
+
+impl Settings {
+    /// A measurement's own database, topic and group (`label` names them).
+    pub async fn sandbox(&self, label: &str) -> anyhow::Result<Sandbox> {
+        let name = format!("{}_{label}", self.run_id);
+        let mut sandbox = Sandbox::create(&self.services, "bench", &name, self.partitions).await?;
+        sandbox.keep = self.keep;
+        Ok(sandbox)
+    }
+}
+
+/// The directory holding the workspace binaries: the bench's own (a release bench runs the
+/// release binaries, a debug bench the debug ones).
+pub fn default_bin_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .map(Path::to_path_buf)
+        .context("binary has no directory")
+}

@@ -1,0 +1,15 @@
+//! Valid events for tests: a fixed timestamp, a source naming the suite, a small payload.
+
+use logagg_core::Event;
+use serde_json::{json, Value};
+
+/// A valid event as JSON.
+pub fn event_json(topic: &str, event_id: &str) -> Value {
+    json!({"topic": topic, "event_id": event_id, "timestamp": "2026-11-25T12:00:00Z",
+           "source": "e2e", "payload": {"id": event_id}})
+}
+
+/// The same event, validated.
+pub fn event(topic: &str, event_id: &str) -> Event {
+    Event::from_value(&event_json(topic, event_id)).expect("valid test event")
+}
