@@ -11,7 +11,8 @@ fn producer(env: &TestEnv, args: &[&str]) -> (bool, String) {
     (ran.success, ran.text())
 }
 
-/// `logagg-producer load --verify` of `events` events (30% duplicates, seed 77) via `via`.
+/// `logagg-producer load --verify` of `events` events (30% duplicates, seed 77, topics
+/// `cli.N`) via `via`.
 fn load(env: &TestEnv, events: &str, via: &str, api_url: &str) -> (bool, String) {
     producer(
         env,
@@ -29,6 +30,8 @@ fn load(env: &TestEnv, events: &str, via: &str, api_url: &str) -> (bool, String)
             "--quiet",
             "--seed",
             "77",
+            "--topic-prefix",
+            "cli",
         ],
     )
 }
@@ -47,10 +50,14 @@ async fn load_verifies(via: &str) {
     );
     assert_eq!(env.rows().await, 14_000);
 
-    // The same seed again is all duplicates, so the golden check must now fail, naming the figure.
+    // The same seed on the same topics again is all duplicates, so the golden check must now
+    // fail, naming the topic and the figure.
     let (ok, text) = load(&env, "2000", via, &api_url);
     assert!(!ok, "{text}");
-    assert!(text.contains("VERIFY FAILED: unique_processed"), "{text}");
+    assert!(
+        text.contains("VERIFY FAILED: topic cli.") && text.contains(": unique_processed grew by 0"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
