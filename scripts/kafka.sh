@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Local Apache Kafka (KRaft, one combined broker+controller node) on 127.0.0.1:9092.
+# Local Apache Kafka (KRaft, one combined broker+controller node) on 127.0.0.1:9092, with two
+# secured listeners for the security tests (certificates from scripts/certs.sh, advertised as
+# localhost because the certificate names only localhost):
+#   SASL_SSL on 9094 (LOGAGG_KAFKA_SASL_SSL_PORT), SCRAM-SHA-512/256, user "logagg" with the
+#            password in .local/certs/kafka-scram-password (created with kafka-configs);
+#   SSL      on 9095 (LOGAGG_KAFKA_MTLS_PORT), client certificate required (mutual TLS).
 #
 #   scripts/kafka.sh start|stop|restart|status
 #
@@ -112,11 +117,21 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SASL_SSL_PORT,SSL://$KAFKA_HOST:$KAFKA_MTLS_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_SSL://localhost:$KAFKA_SASL_SSL_PORT,SSL://localhost:$KAFKA_MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+
+# Secured listeners (PEM files written by scripts/certs.sh at run time).
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$CERTS_DIR/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$CERTS_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
 
 log.dirs=$KAFKA_DATA
 num.partitions=6
@@ -248,6 +263,20 @@ ensure_topic() {
   fi
 }
 
+# The SCRAM user of the SASL_SSL listener, created (or its password reset) through the
+# PLAINTEXT listener with Kafka's own kafka-configs. Idempotent.
+ensure_scram_user() {
+  local password out
+  password="$(cat "$CERTS_DIR/kafka-scram-password")"
+  if ! out="$("$LOGAGG_SCRIPTS/kafka-tool.sh" configs --bootstrap-server "$KAFKA_LOCAL_BROKERS" \
+    --alter --entity-type users --entity-name "$KAFKA_SCRAM_USER" \
+    --add-config "SCRAM-SHA-512=[password=$password]" 2>&1)"; then
+    printf '%s\n' "$out" | grep -v -- "$password" >&2 || true
+    die "could not create the SCRAM user $KAFKA_SCRAM_USER"
+  fi
+  info "SASL_SSL on localhost:$KAFKA_SASL_SSL_PORT (SCRAM user $KAFKA_SCRAM_USER), mTLS on localhost:$KAFKA_MTLS_PORT"
+}
+
 cmd_start() {
   ensure_tools
   local pid
@@ -260,6 +289,11 @@ cmd_start() {
     fi
     info "Kafka already running (pid $pid) on $KAFKA_LOCAL_BROKERS"
     ensure_topic
+    if grep -q '^listeners=.*SASL_SSL' "$KAFKA_PROPERTIES"; then
+      ensure_scram_user
+    else
+      warn "this broker was started without the secured listeners (SASL_SSL, mTLS); 'scripts/kafka.sh restart' adds them"
+    fi
     return 0
   fi
   if port_open "$KAFKA_HOST" "$KAFKA_PORT" && broker_answers; then
@@ -272,6 +306,7 @@ cmd_start() {
     die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on $KAFKA_HOST is already in use by another process (not ours: no live pid in $KAFKA_PIDFILE)"
   fi
   fetch_libs
+  "$LOGAGG_SCRIPTS/certs.sh" ensure >/dev/null
   write_config
   format_storage
   info "starting Kafka $KAFKA_VERSION (logs in $KAFKA_LOGS)"
@@ -286,6 +321,7 @@ cmd_start() {
     kafka_failed "Kafka does not answer admin requests (pid $pid)"
   info "Kafka up (pid $pid) after $((SECONDS - t0))s"
   ensure_topic
+  ensure_scram_user
 }
 
 cmd_stop() {

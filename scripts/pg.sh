@@ -6,7 +6,10 @@
 # start: installs Debian's postgresql when no server binaries exist, initialises the data
 #        directory (once, as the OS user postgres), starts the server, waits until it answers,
 #        creates role logagg (password logagg, LOGIN CREATEDB) and database logagg owned by it.
-#        Reuses a running server.
+#        TLS is on (ssl = on, certificate from scripts/certs.sh, SAN DNS:localhost), and role
+#        logagg_tls (LOGIN CREATEDB, password in .local/certs/pg-tls-password) may connect only
+#        over TLS (hostssl). Reuses a running server (its configuration is rewritten and
+#        reloaded, so TLS and the role appear without a restart).
 # stop:  pg_ctl stop -m fast. Safe when not running.
 # status: exit 0 when running and answering, 3 when not running, 1 when running but not
 #        answering.
@@ -125,7 +128,19 @@ init_cluster() {
     as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
 }
 
+# The server's certificate, key and CA, copied into the data directory: PostgreSQL wants its
+# key owned by the server's OS user and private.
+install_tls_files() {
+  "$LOGAGG_SCRIPTS/certs.sh" ensure >/dev/null
+  local -a owner=()
+  [[ $EUID -eq 0 ]] && owner=(-o "$PG_OS_USER")
+  install "${owner[@]}" -m 600 "$CERTS_DIR/server.key" "$PG_DATA/logagg-server.key"
+  install "${owner[@]}" -m 644 "$CERTS_DIR/server.pem" "$PG_DATA/logagg-server.pem"
+  install "${owner[@]}" -m 644 "$CERTS_DIR/ca.pem" "$PG_DATA/logagg-ca.pem"
+}
+
 write_config() {
+  install_tls_files
   as_pg tee "$PG_DATA/logagg.conf" >/dev/null <<EOF
 # Written by scripts/pg.sh on every start (edit the script, not this file).
 listen_addresses = '$PG_HOST'
@@ -142,12 +157,20 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
+# TLS (files copied from .local/certs by scripts/pg.sh)
+ssl = on
+ssl_cert_file = 'logagg-server.pem'
+ssl_key_file = 'logagg-server.key'
+ssl_ca_file = 'logagg-ca.pem'
 EOF
   as_pg tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
 # Written by scripts/pg.sh on every start.
 # TYPE  DATABASE  USER          ADDRESS        METHOD
 local   all       $PG_OS_USER                  peer
+local   all       $PG_TLS_USER                 reject
 local   all       all                          scram-sha-256
+hostssl all       $PG_TLS_USER  127.0.0.1/32   scram-sha-256
+host    all       $PG_TLS_USER  0.0.0.0/0      reject
 host    all       all           127.0.0.1/32   scram-sha-256
 EOF
 }
@@ -167,6 +190,8 @@ psql_super() {
 }
 
 ensure_role_and_db() {
+  local tls_password
+  tls_password="$(cat "$CERTS_DIR/pg-tls-password")"
   psql_super >/dev/null <<EOF
 DO \$\$
 BEGIN
@@ -174,6 +199,11 @@ BEGIN
     CREATE ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
   ELSE
     ALTER ROLE $PG_USER LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_TLS_USER') THEN
+    CREATE ROLE $PG_TLS_USER LOGIN CREATEDB PASSWORD '$tls_password';
+  ELSE
+    ALTER ROLE $PG_TLS_USER LOGIN CREATEDB PASSWORD '$tls_password';
   END IF;
 END
 \$\$;
@@ -193,6 +223,25 @@ check_app_login() {
   fi
 }
 
+# A query as the TLS-only role over TLS with full verification (the certificate names
+# localhost), and the same role refused without TLS.
+check_tls_login() {
+  local got password
+  password="$(cat "$CERTS_DIR/pg-tls-password")"
+  got="$(PGPASSWORD="$password" PGCONNECT_TIMEOUT=5 "$BINDIR/psql" -X -At \
+    "postgresql://$PG_TLS_USER@localhost:$PG_PORT/$PG_DB?sslmode=verify-full&sslrootcert=$CERTS_DIR/ca.pem" \
+    -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' 2>&1)" || true
+  if [[ "$got" != "t" ]]; then
+    printf '%s\n' "$got" >&2
+    return 1
+  fi
+  if PGPASSWORD="$password" PGCONNECT_TIMEOUT=5 "$BINDIR/psql" -X -At \
+    "postgresql://$PG_TLS_USER@$PG_HOST:$PG_PORT/$PG_DB?sslmode=disable" -c 'select 1' >/dev/null 2>&1; then
+    warn "role $PG_TLS_USER connected without TLS: pg_hba.conf is not the one scripts/pg.sh writes"
+    return 1
+  fi
+}
+
 cmd_start() {
   ensure_installed
   prepare_dirs
@@ -205,6 +254,9 @@ cmd_start() {
     if pg_answers; then
       reuse=1
       info "PostgreSQL already running on $PG_HOST:$PG_PORT (data $PG_DATA)"
+      # Settings of this script may have changed (TLS, pg_hba): rewrite and reload them.
+      write_config
+      as_pg "$BINDIR/pg_ctl" reload -D "$PG_DATA" -s || warn "pg_ctl reload failed"
     elif pg_running; then
       tail_log "$PG_LOG"
       die "PostgreSQL is running but does not answer on $PG_HOST:$PG_PORT"
@@ -242,6 +294,7 @@ cmd_start() {
   fi
   ensure_role_and_db
   check_app_login || die "cannot run a query as $PG_USER on $PG_LOCAL_URL"
+  check_tls_login || die "role $PG_TLS_USER cannot connect over TLS (verify-full) or can without it"
   info "PostgreSQL up: $PG_LOCAL_URL"
 }
 

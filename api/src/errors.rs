@@ -19,6 +19,10 @@ pub enum ApiError {
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("content type must be application/json")]
     UnsupportedMediaType,
@@ -61,6 +65,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -103,6 +109,9 @@ impl Reply for ApiError {
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
         }
@@ -149,6 +158,14 @@ fn clone_error(error: &ApiError) -> ApiError {
     match error {
         ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
         ApiError::Unauthorized => ApiError::Unauthorized,
+        ApiError::Forbidden(m) => ApiError::Forbidden(m.clone()),
+        ApiError::TooManyRequests {
+            message,
+            retry_after,
+        } => ApiError::TooManyRequests {
+            message: message.clone(),
+            retry_after: *retry_after,
+        },
         ApiError::PayloadTooLarge(m) => ApiError::PayloadTooLarge(m.clone()),
         ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
         ApiError::Unprocessable { message, details } => ApiError::Unprocessable {

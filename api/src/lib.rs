@@ -2,6 +2,7 @@
 //! filters, `handlers` the handlers, `errors` the single error-to-status mapping, `openapi` the
 //! document generated from the handlers and `logagg_core::contract`.
 
+pub mod auth;
 pub mod body;
 pub mod errors;
 pub mod handlers;
@@ -30,15 +31,29 @@ pub async fn build_state(
     producer: ProducerConfig,
     config: ApiConfig,
 ) -> anyhow::Result<AppState> {
+    let auth = auth::Auth::load(config.token.as_ref(), config.tokens_file.clone())
+        .map_err(anyhow::Error::msg)?;
+    if auth.is_open() && !config.addr.ip().is_loopback() {
+        tracing::warn!(addr = %config.addr, "no API token configured: anyone who reaches this address may publish and read (set LOGAGG_API_TOKENS_FILE or LOGAGG_API_TOKEN)");
+    }
+    auth.reload_on_sighup()
+        .context("installing the SIGHUP handler")?;
+    // Wrong credentials or certificates stop the start here, with the cause.
+    logagg_core::broker_access::check_at_start(&kafka)
+        .await
+        .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
         .with_context(|| format!("applying database migrations at {}", database.address()))?;
+    let metrics = metrics::ApiMetrics::new();
+    metrics.register(Box::new(auth.metric()));
     Ok(AppState {
         pool: db::connect(&database)?,
         producer: EventProducer::new(&kafka, &producer)?,
         kafka: Arc::new(kafka),
         config: Arc::new(config),
-        metrics: metrics::ApiMetrics::new(),
+        metrics,
+        auth,
         started: Instant::now(),
     })
 }

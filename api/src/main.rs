@@ -25,8 +25,12 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     telemetry::init();
+    telemetry::exit_code(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let database = DatabaseConfig::from_env()?;
     if let Some(Command::Migrate) = cli.command {

@@ -64,6 +64,11 @@ impl ApiMetrics {
         }
     }
 
+    /// Adds a metric owned elsewhere (the access decisions of `auth`).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry.register(collector).expect("unique metric");
+    }
+
     pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .with_label_values(&[route, &status.to_string()])

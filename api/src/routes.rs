@@ -10,6 +10,7 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::auth;
 use crate::body;
 use crate::errors::{self, ApiError};
 use crate::handlers::{events, health, publish, stats};
@@ -130,7 +131,12 @@ pub fn routes(
         .and(warp::body::stream())
         .then(move |path, body| fallback(path, body, body_limit));
 
-    let api = publish
+    // Access control first: a request without the scope its route needs gets its 401/403
+    // here, before any handler (the body is drained so the connection stays usable).
+    let denied = auth::deny_unless_allowed(state.auth.clone(), body_limit);
+    let api = denied
+        .or(publish)
+        .unify()
         .or(list)
         .unify()
         .or(get_one)
@@ -183,7 +189,8 @@ pub fn routes(
                 "http",
                 method = %info.method(),
                 path = %info.path(),
-                request_id = tracing::field::Empty
+                request_id = tracing::field::Empty,
+                token = tracing::field::Empty
             )
         }))
 }

@@ -7,6 +7,7 @@ use logagg_core::config::{ApiConfig, KafkaConfig};
 use logagg_core::db;
 use logagg_producer::EventProducer;
 
+use crate::auth::Auth;
 use crate::metrics::ApiMetrics;
 
 /// Cheap to clone: everything inside is shared.
@@ -17,5 +18,6 @@ pub struct AppState {
     pub kafka: Arc<KafkaConfig>,
     pub config: Arc<ApiConfig>,
     pub metrics: ApiMetrics,
+    pub auth: Auth,
     pub started: Instant,
 }

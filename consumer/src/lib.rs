@@ -53,6 +53,10 @@ pub async fn run(
     config: ConsumerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Wrong credentials or certificates stop the start here, with the cause.
+    logagg_core::broker_access::check_at_start(&kafka)
+        .await
+        .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
         .with_context(|| format!("applying database migrations at {}", database.address()))?;

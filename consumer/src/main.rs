@@ -36,8 +36,12 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     telemetry::init();
+    telemetry::exit_code(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let kafka = KafkaConfig::from_env()?;
     let database = DatabaseConfig::from_env()?;

@@ -8,8 +8,12 @@
 //! error naming the variable and what it accepts.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+pub use crate::kafka_security::KafkaSecurity;
+use crate::secret::{read_secret_file, redact_url, Secret};
 
 /// One documented environment variable.
 #[derive(Debug, Clone, Copy)]
@@ -32,10 +36,24 @@ variables! {
     "LOGAGG_KAFKA_BROKERS" = "127.0.0.1:9092": "Kafka API bootstrap servers (Redpanda or Apache Kafka), comma-separated.",
     "LOGAGG_KAFKA_TOPIC" = "events": "Kafka topic holding the event records (key = event topic, value = event JSON).",
     "LOGAGG_KAFKA_GROUP" = "logagg": "Consumer group of the consumers; also the key of the progress rows in PostgreSQL.",
-    "DATABASE_URL" = "postgres://logagg:logagg@127.0.0.1:5432/logagg": "PostgreSQL connection URL.",
+    "LOGAGG_KAFKA_SECURITY_PROTOCOL" = "PLAINTEXT": "How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    "LOGAGG_KAFKA_SASL_MECHANISM" = "": "SASL mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512); required with SASL_*.",
+    "LOGAGG_KAFKA_SASL_USERNAME" = "": "SASL user name; required with SASL_*.",
+    "LOGAGG_KAFKA_SASL_PASSWORD" = "": "SASL password; required with SASL_* (or LOGAGG_KAFKA_SASL_PASSWORD_FILE).",
+    "LOGAGG_KAFKA_SASL_PASSWORD_FILE" = "": "File holding the SASL password (Docker secrets).",
+    "LOGAGG_KAFKA_SSL_CA_FILE" = "": "PEM file of the CA(s) that signed the brokers' certificates (SSL, SASL_SSL); unset = the system's trust store.",
+    "LOGAGG_KAFKA_SSL_CERT_FILE" = "": "PEM client certificate for mutual TLS (with LOGAGG_KAFKA_SSL_KEY_FILE).",
+    "LOGAGG_KAFKA_SSL_KEY_FILE" = "": "PEM private key of the client certificate.",
+    "LOGAGG_KAFKA_SSL_KEY_PASSWORD" = "": "Passphrase of an encrypted client key.",
+    "LOGAGG_KAFKA_SSL_KEY_PASSWORD_FILE" = "": "File holding the client key's passphrase.",
+    "LOGAGG_KAFKA_SSL_VERIFY_HOSTNAME" = "true": "Check that each broker's certificate names the host connected to (librdkafka ssl.endpoint.identification.algorithm=https).",
+    "DATABASE_URL" = "postgres://logagg:logagg@127.0.0.1:5432/logagg": "PostgreSQL connection URL; TLS per `sslmode` (disable, prefer, require, verify-ca, verify-full) with `sslrootcert`, `sslcert`, `sslkey`.",
+    "DATABASE_URL_FILE" = "": "File holding DATABASE_URL (it carries the password).",
     "LOGAGG_DB_POOL_SIZE" = "8": "Connections in each process's PostgreSQL pool.",
     "LOGAGG_API_ADDR" = "127.0.0.1:8080": "Listen address of the HTTP API.",
-    "LOGAGG_API_TOKEN" = "": "When set, POST /publish requires `Authorization: Bearer <token>`.",
+    "LOGAGG_API_TOKEN" = "": "A bearer token with every scope (publish, read, admin); see LOGAGG_API_TOKENS_FILE for named, scoped tokens.",
+    "LOGAGG_API_TOKEN_FILE" = "": "File holding LOGAGG_API_TOKEN.",
+    "LOGAGG_API_TOKENS_FILE" = "": "File of named API tokens with scopes and publish rates (format in docs/SECURITY.md), re-read on SIGHUP.",
     "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503; for `logagg-producer`, how long each record or request waits for its ack (30000 when unset).",
     "LOGAGG_MAX_BATCH_EVENTS" = "1000": "Most events accepted by one POST /publish.",
     "LOGAGG_MAX_BODY_BYTES" = "4194304": "Largest POST /publish body, in bytes (413 above it).",
@@ -74,7 +92,7 @@ fn load_dotenv() {
     });
 }
 
-fn lookup(name: &'static str) -> (String, bool) {
+pub(crate) fn lookup(name: &'static str) -> (String, bool) {
     load_dotenv();
     let declared = VARIABLES
         .iter()
@@ -86,7 +104,7 @@ fn lookup(name: &'static str) -> (String, bool) {
     }
 }
 
-fn parse<T: FromStr>(name: &'static str) -> Result<T, ConfigError>
+pub(crate) fn parse<T: FromStr>(name: &'static str) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
@@ -143,9 +161,34 @@ fn millis(name: &'static str) -> Result<Duration, ConfigError> {
     parse::<u64>(name).map(Duration::from_millis)
 }
 
-fn optional(name: &'static str) -> Option<String> {
+pub(crate) fn optional(name: &'static str) -> Option<String> {
     let (value, _) = lookup(name);
     (!value.is_empty()).then_some(value)
+}
+
+/// A secret from `name`, or from the file named by `file_name` (the `*_FILE` convention);
+/// setting both is an error. The error never carries the secret itself.
+pub(crate) fn secret(
+    name: &'static str,
+    file_name: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    let direct = optional(name);
+    match (direct, optional(file_name)) {
+        (Some(_), Some(path)) => Err(ConfigError {
+            name: file_name,
+            value: path,
+            reason: format!("set {name} or {file_name}, not both"),
+        }),
+        (Some(value), None) => Ok(Some(Secret::new(value))),
+        (None, Some(path)) => read_secret_file(Path::new(&path))
+            .map(Some)
+            .map_err(|reason| ConfigError {
+                name: file_name,
+                value: path,
+                reason,
+            }),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Where the Kafka API broker is and which topic and group logagg uses.
@@ -154,6 +197,8 @@ pub struct KafkaConfig {
     pub brokers: String,
     pub topic: String,
     pub group: String,
+    /// TLS, SASL and pass-through properties, applied to every Kafka client.
+    pub security: KafkaSecurity,
 }
 
 impl KafkaConfig {
@@ -162,22 +207,22 @@ impl KafkaConfig {
             brokers: parse("LOGAGG_KAFKA_BROKERS")?,
             topic: parse("LOGAGG_KAFKA_TOPIC")?,
             group: parse("LOGAGG_KAFKA_GROUP")?,
+            security: KafkaSecurity::from_env()?,
         })
     }
 }
 
-/// PostgreSQL connection settings.
+/// PostgreSQL connection settings. `Debug` shows the URL without its password.
 #[derive(Clone)]
 pub struct DatabaseConfig {
     pub url: String,
     pub pool_size: usize,
 }
 
-/// The URL may carry a password: Debug shows only [`DatabaseConfig::address`].
 impl std::fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseConfig")
-            .field("address", &self.address())
+            .field("url", &redact_url(&self.url))
             .field("pool_size", &self.pool_size)
             .finish()
     }
@@ -208,10 +253,19 @@ impl DatabaseConfig {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
+        let url = match secret("DATABASE_URL", "DATABASE_URL_FILE")? {
+            Some(url) => url.expose().to_owned(),
+            None => lookup("DATABASE_URL").0,
+        };
         Ok(Self {
-            url: parse("DATABASE_URL")?,
+            url,
             pool_size: parse("LOGAGG_DB_POOL_SIZE")?,
         })
+    }
+
+    /// The URL as it may be logged: without its password.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
     }
 }
 
@@ -235,33 +289,24 @@ impl ProducerConfig {
 }
 
 /// The HTTP API's settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub addr: SocketAddr,
-    pub token: Option<String>,
+    /// `LOGAGG_API_TOKEN`: a token with every scope.
+    pub token: Option<Secret>,
+    /// `LOGAGG_API_TOKENS_FILE`: named, scoped tokens.
+    pub tokens_file: Option<PathBuf>,
     pub publish_timeout: Duration,
     pub max_batch_events: usize,
     pub max_body_bytes: u64,
-}
-
-/// Debug says whether a token is set, never the token.
-impl std::fmt::Debug for ApiConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiConfig")
-            .field("addr", &self.addr)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("publish_timeout", &self.publish_timeout)
-            .field("max_batch_events", &self.max_batch_events)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
 }
 
 impl ApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             addr: parse("LOGAGG_API_ADDR")?,
-            token: optional("LOGAGG_API_TOKEN"),
+            token: secret("LOGAGG_API_TOKEN", "LOGAGG_API_TOKEN_FILE")?,
+            tokens_file: optional("LOGAGG_API_TOKENS_FILE").map(PathBuf::from),
             publish_timeout: millis("LOGAGG_PUBLISH_TIMEOUT_MS")?,
             max_batch_events: parse("LOGAGG_MAX_BATCH_EVENTS")?,
             max_body_bytes: parse("LOGAGG_MAX_BODY_BYTES")?,
@@ -385,6 +430,6 @@ mod tests {
         assert_eq!(names.len(), VARIABLES.len());
         assert!(names
             .iter()
-            .all(|n| n.starts_with("LOGAGG_") || *n == "DATABASE_URL"));
+            .all(|n| n.starts_with("LOGAGG_") || n.starts_with("DATABASE_URL")));
     }
 }

@@ -16,7 +16,8 @@ use crate::config::{ConsumerConfig, KafkaConfig, ProducerConfig};
 /// How often librdkafka reports statistics to a group consumer (its lag gauge comes from them).
 pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// What every client shares: where the brokers are and how to reach them.
+/// What every client shares: where the brokers are and how to reach them (security protocol,
+/// SASL, TLS and the `LOGAGG_KAFKA_PROPERTY_*` pass-through, from [`KafkaConfig::security`]).
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -25,6 +26,7 @@ pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
         // producer's metadata requests would, on a broker with auto.create.topics.enable):
         // a missing topic is reported instead (see `broker_reachable`).
         .set("allow.auto.create.topics", "false");
+    kafka.security.apply(&mut config);
     config
 }
 
@@ -184,6 +186,15 @@ mod tests {
             brokers: "b1:9092,b2:9092".into(),
             topic: "events".into(),
             group: "g".into(),
+            security: crate::kafka_security::KafkaSecurity {
+                protocol: crate::kafka_security::Protocol::SaslSsl,
+                sasl: Some(crate::kafka_security::Sasl {
+                    mechanism: crate::kafka_security::Mechanism::ScramSha512,
+                    username: "u".into(),
+                    password: crate::secret::Secret::new("p"),
+                }),
+                ..Default::default()
+            },
         }
     }
 
@@ -208,6 +219,9 @@ mod tests {
             group_admin_config(&kafka()),
         ] {
             assert_eq!(config.get("bootstrap.servers"), Some("b1:9092,b2:9092"));
+            // Security is configured once and reaches every client.
+            assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(config.get("sasl.username"), Some("u"));
         }
         for config in [
             producer_config(&kafka(), &producer),

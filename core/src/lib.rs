@@ -6,12 +6,15 @@
 //! errors to HTTP statuses in one place (`logagg_api::errors`).
 
 pub mod backoff;
+pub mod broker_access;
 pub mod config;
 pub mod contract;
 pub mod db;
 pub mod event;
 pub mod kafka;
+pub mod kafka_security;
 pub mod metrics;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -29,3 +29,15 @@ pub fn init() {
         builder.init();
     }
 }
+
+/// The exit of a binary's `main`: on error, one line `Error: cause: cause: …` on stderr (the
+/// whole chain, so the root cause is on the line an operator reads) and a failure status.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -187,9 +187,17 @@ async fn bearer_token_guards_publish() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     env.assert_records(2, "nothing else reached Kafka").await;
-    // Reads stay open.
-    assert_eq!(api.get("/events").await.0, 200);
-    assert_eq!(api.get("/stats").await.0, 200);
+    // LOGAGG_API_TOKEN has every scope: reads need it too (docs/SECURITY.md, migration note).
+    assert_eq!(api.get("/events").await.0, 401);
+    let bearer = [("authorization", "Bearer s3cret-token")];
+    assert_eq!(
+        logagg_testkit::http("GET", &api.url("/stats"), &bearer, None)
+            .await
+            .status,
+        200
+    );
+    // Probes stay open.
+    assert_eq!(api.get("/health").await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -52,8 +52,7 @@ impl TestDatabase {
 
     /// A connection of its own, outside the pool (for a second concurrent transaction).
     pub async fn connect(&self) -> AsyncPgConnection {
-        use diesel_async::AsyncConnection;
-        AsyncPgConnection::establish(&self.url)
+        logagg_core::db::establish(&self.url)
             .await
             .expect("a database connection")
     }

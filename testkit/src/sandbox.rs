@@ -87,6 +87,8 @@ impl Sandbox {
             brokers: self.services.brokers.clone(),
             topic: self.topic.clone(),
             group: self.group.clone(),
+            security: logagg_core::config::KafkaSecurity::from_env()
+                .expect("LOGAGG_KAFKA_* security variables parse"),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tokio::sync::OnceCell;
 
 use crate::services::{root, with_database};
@@ -30,7 +30,7 @@ pub async fn template(admin_url: &str) -> anyhow::Result<String> {
 
 /// An admin connection, with the hint a newcomer needs when PostgreSQL is not running.
 pub async fn connect_admin(admin_url: &str) -> anyhow::Result<AsyncPgConnection> {
-    AsyncPgConnection::establish(admin_url)
+    logagg_core::db::establish(admin_url)
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {admin_url} (make up?)"))
 }

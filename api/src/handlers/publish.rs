@@ -1,5 +1,6 @@
-//! `POST /publish`: check the caller and the body, validate every event, then produce and wait
-//! for the broker's acks.
+//! `POST /publish`: check the body, validate every event, charge the token's publish rate,
+//! then produce and wait for the broker's acks (the token itself is checked by `auth`'s guard
+//! before this handler runs).
 //!
 //! Once the route matched (path and method) this handler answers every request itself: a
 //! rejection here would fall through to the 404/405 fallback of the router.
@@ -10,7 +11,6 @@ use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, Publishe
 use logagg_core::Event;
 use logagg_producer::PublishError;
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use warp::http::{header, HeaderMap};
 use warp::reply::Response;
 use warp::Reply;
@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// record overhead. Bigger events are refused up front (422) instead of failing at the broker.
 pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 
-/// The handler: token, body size, content type, JSON, events; then the broker. The body is
+/// The handler: body size, content type, JSON, events; then the broker. The body is
 /// read first (up to the limit) whatever the answer, so the connection stays usable.
 #[utoipa::path(
     post,
@@ -34,10 +34,12 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
     responses(
         (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token (when LOGAGG_API_TOKEN is set)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)", body = ErrorBody),
+        (status = 403, description = "The token lacks the publish scope", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Content type is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
+        (status = 429, description = "Over the token's publish rate; nothing published; retry after Retry-After", body = ErrorBody),
         (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
         (status = 503, description = "Broker unavailable or slow; retry after Retry-After", body = ErrorBody),
     ),
@@ -84,10 +86,6 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BodyError>,
 ) -> Result<Response, ApiError> {
-    authorize(
-        state.config.token.as_deref(),
-        header_text(headers, header::AUTHORIZATION),
-    )?;
     let body = body.map_err(|error| match error {
         BodyError::TooLarge => ApiError::PayloadTooLarge(format!(
             "request body is larger than the limit of {} bytes",
@@ -101,6 +99,7 @@ async fn handle(
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let events = parse_events(value, state.config.max_batch_events)?;
+    state.auth.admit_publish(headers, events.len())?;
     let records: Vec<(&str, &[u8])> = events
         .iter()
         .map(|e| (e.event.topic.as_str(), e.json.as_slice()))
@@ -135,24 +134,6 @@ async fn handle(
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn authorize(expected: Option<&str>, header: Option<&str>) -> Result<(), ApiError> {
-    let Some(expected) = expected else {
-        return Ok(());
-    };
-    // The scheme is case-insensitive (RFC 9110 section 11.1).
-    let given = header
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or("");
-    // Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-    if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
 }
 
 /// `application/json`, optionally with parameters, or any `application/*+json`.
@@ -349,17 +330,6 @@ mod tests {
         assert!(is_json(Some("application/vnd.logagg+json")));
         assert!(!is_json(Some("text/plain")));
         assert!(!is_json(None));
-    }
-
-    #[test]
-    fn bearer_token_is_checked_only_when_configured() {
-        assert!(authorize(None, None).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Bearer s3cret")).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Bearer s3cres")).is_err());
-        assert!(authorize(Some("s3cret"), None).is_err());
-        assert!(authorize(Some("s3cret"), Some("bearer s3cret")).is_ok());
-        assert!(authorize(Some("s3cret"), Some("Basic s3cret")).is_err());
-        assert!(authorize(Some("s3cret"), Some("s3cret")).is_err());
     }
 
     #[test]

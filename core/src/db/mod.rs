@@ -7,8 +7,10 @@ pub mod events;
 pub mod pool;
 pub mod progress;
 pub mod schema;
+pub mod tls;
 
 pub use pool::{connect, ping, run_migrations, Conn, Pool};
+pub use tls::establish;
 
 /// Any failure talking to PostgreSQL.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::DbError;
@@ -30,6 +30,8 @@ pub fn connect(config: &DatabaseConfig) -> Result<Pool, DbError> {
     // A checked-out connection is verified with a trivial query, so connections broken by a
     // PostgreSQL restart are replaced instead of failing the next batch.
     manager_config.recycling_method = RecyclingMethod::Verified;
+    // TLS per the URL's sslmode (diesel-async's own establish speaks plain TCP only).
+    manager_config.custom_setup = Box::new(|url| Box::pin(super::tls::establish(url)));
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         &config.url,
         manager_config,
@@ -67,7 +69,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x6c6f_6761_6767; // "loggagg"-ish, any constant
 /// Applies pending migrations and returns how many ran. Idempotent and safe to run from
 /// several processes at once. Needs the multi-threaded tokio runtime (it blocks in place).
 pub async fn run_migrations(database_url: &str) -> Result<usize, DbError> {
-    let mut conn = AsyncPgConnection::establish(database_url)
+    let mut conn = super::tls::establish(database_url)
         .await
         .map_err(|e| DbError::Pool(e.to_string()))?;
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
