@@ -26,6 +26,12 @@ impl Latencies {
         let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize).max(1);
         sorted[rank - 1] as f64 / 1000.0
     }
+
+    /// "p50 / p99 ms" with `decimals` decimals.
+    pub fn p50_p99(&self, decimals: usize) -> String {
+        let (p50, p99) = (self.quantile_ms(0.5), self.quantile_ms(0.99));
+        format!("{p50:.decimals$} / {p99:.decimals$} ms")
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -25,6 +25,8 @@ pub struct HealthState {
     pub consumer: Arc<GroupConsumer>,
     pub pool: db::Pool,
     pub topic: String,
+    /// For failure messages.
+    pub brokers: String,
     pub metrics: Metrics,
 }
 
@@ -61,10 +63,10 @@ pub fn serve(
 async fn health(state: HealthState) -> warp::reply::WithStatus<warp::reply::Json> {
     let database = db::ping(&state.pool).await;
     let consumer = state.consumer.clone();
-    let topic = state.topic.clone();
+    let (topic, brokers) = (state.topic.clone(), state.brokers.clone());
     let broker = tokio::task::spawn_blocking(move || {
         logagg_core::kafka::broker_reachable(consumer.client(), &topic, CHECK_TIMEOUT)
-            .map_err(|e| e.to_string())
+            .map_err(|e| logagg_core::kafka::explain(&e, &brokers, &topic))
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));

@@ -22,6 +22,30 @@ use anyhow::Context;
 use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
 use logagg_core::{db, shutdown};
 
+/// Stops the start when the broker says the topic does not exist (logagg never creates it, so
+/// waiting would wait forever); a broker that does not answer yet is waited for by the loop.
+async fn refuse_missing_topic(
+    consumer: &std::sync::Arc<group::GroupConsumer>,
+    kafka: &KafkaConfig,
+) -> anyhow::Result<()> {
+    use rdkafka::consumer::Consumer;
+    let (client, topic) = (consumer.clone(), kafka.topic.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        logagg_core::kafka::broker_reachable(
+            client.client(),
+            &topic,
+            std::time::Duration::from_secs(10),
+        )
+    })
+    .await?;
+    match checked {
+        Err(error) if logagg_core::kafka::is_missing_topic(&error) => Err(anyhow::anyhow!(
+            logagg_core::kafka::explain(&error, &kafka.brokers, &kafka.topic)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a consumer (health server included) until `shutdown` resolves.
 pub async fn run(
     kafka: KafkaConfig,
@@ -35,10 +59,11 @@ pub async fn run(
         .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
-        .context("applying database migrations")?;
+        .with_context(|| format!("applying database migrations at {}", database.address()))?;
     let store = store::BatchStore::new(db::connect(&database)?, &kafka);
     let metrics = metrics::Metrics::new();
     let consumer = group::create_consumer(&kafka, &config, metrics.lag.clone())?;
+    refuse_missing_topic(&consumer, &kafka).await?;
     let seeded = async {
         let stored = store.stored_progress().await?;
         group::seed_group_offsets(&consumer, &kafka.topic, &stored)
@@ -54,6 +79,7 @@ pub async fn run(
             consumer: consumer.clone(),
             pool: store.pool.clone(),
             topic: kafka.topic.clone(),
+            brokers: kafka.brokers.clone(),
             metrics: metrics.clone(),
         },
         health_signal.clone().fired(),

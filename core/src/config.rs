@@ -231,6 +231,29 @@ impl std::fmt::Debug for DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// `host:port/database` of the URL, without user or password: what a failure message
+    /// names (the password never appears in logs or errors).
+    pub fn address(&self) -> String {
+        let rest = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let (host_port, database) = rest.split_once('/').unwrap_or((rest, ""));
+        let database = database.split('?').next().unwrap_or_default();
+        let host_port = if host_port.is_empty() {
+            "localhost:5432".to_owned()
+        } else if host_port
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        format!("{host_port}/{database}")
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let url = match secret("DATABASE_URL", "DATABASE_URL_FILE")? {
             Some(url) => url.expose().to_owned(),
@@ -378,6 +401,31 @@ mod tests {
             COMPRESSION_VALUES,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn database_address_names_host_port_and_database_never_the_password() {
+        let address = |url: &str| {
+            DatabaseConfig {
+                url: url.into(),
+                pool_size: 1,
+            }
+            .address()
+        };
+        assert_eq!(
+            address("postgres://logagg:s3cret@db.example:6543/logagg?sslmode=require"),
+            "db.example:6543/logagg"
+        );
+        assert_eq!(
+            address("postgresql://u:p%40ss@10.0.0.1/x"),
+            "10.0.0.1:5432/x"
+        );
+        assert!(!address("postgres://logagg:s3cret@h:1/d").contains("s3cret"));
+        let config = DatabaseConfig {
+            url: "postgres://logagg:s3cret@h:1/d".into(),
+            pool_size: 1,
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 
     #[test]

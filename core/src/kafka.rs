@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use rdkafka::client::{Client, ClientContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::ClientConfig;
 
 use crate::config::{ConsumerConfig, KafkaConfig, ProducerConfig};
@@ -20,7 +20,12 @@ pub const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 /// SASL, TLS and the `LOGAGG_KAFKA_PROPERTY_*` pass-through, from [`KafkaConfig::security`]).
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.brokers);
+    config
+        .set("bootstrap.servers", &kafka.brokers)
+        // A typo in LOGAGG_KAFKA_TOPIC must not create a topic that nothing consumes (the
+        // producer's metadata requests would, on a broker with auto.create.topics.enable):
+        // a missing topic is reported instead (see `broker_reachable`).
+        .set("allow.auto.create.topics", "false");
     kafka.security.apply(&mut config);
     config
 }
@@ -126,18 +131,55 @@ pub fn watermarks<C: ClientContext>(
         .collect()
 }
 
-/// Whether a broker answers a metadata request about `topic`. Blocking.
+/// Whether a broker answers a metadata request about `topic`, and the topic exists. Blocking.
+/// [`explain`] turns the error into a message naming the brokers and the topic.
 pub fn broker_reachable<C: ClientContext>(
     client: &Client<C>,
     topic: &str,
     timeout: Duration,
 ) -> Result<(), KafkaError> {
-    client.fetch_metadata(Some(topic), timeout).map(|_| ())
+    partitions(client, topic, timeout).map(|_| ())
+}
+
+/// Whether `error` says the topic does not exist.
+pub fn is_missing_topic(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)
+    )
+}
+
+/// One line naming what failed: the missing topic, or the brokers that do not answer and why.
+pub fn explain(error: &KafkaError, brokers: &str, topic: &str) -> String {
+    if is_missing_topic(error) {
+        format!(
+            "Kafka topic {topic:?} does not exist on {brokers} (logagg never creates it: create it, \
+             or fix LOGAGG_KAFKA_TOPIC)"
+        )
+    } else {
+        format!("Kafka at {brokers} (topic {topic:?}) unreachable: {error}")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explanations_name_the_topic_or_the_brokers() {
+        let missing = KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition);
+        let text = explain(&missing, "b1:9092", "evnets");
+        assert!(
+            text.contains("\"evnets\" does not exist on b1:9092"),
+            "{text}"
+        );
+        let down = KafkaError::MetadataFetch(RDKafkaErrorCode::BrokerTransportFailure);
+        let text = explain(&down, "b1:9092", "events");
+        assert!(
+            text.contains("Kafka at b1:9092") && text.contains("unreachable"),
+            "{text}"
+        );
+    }
 
     fn kafka() -> KafkaConfig {
         KafkaConfig {
@@ -180,6 +222,13 @@ mod tests {
             // Security is configured once and reaches every client.
             assert_eq!(config.get("security.protocol"), Some("sasl_ssl"));
             assert_eq!(config.get("sasl.username"), Some("u"));
+        }
+        for config in [
+            producer_config(&kafka(), &producer),
+            group_consumer_config(&kafka(), &consumer),
+            group_admin_config(&kafka()),
+        ] {
+            assert_eq!(config.get("allow.auto.create.topics"), Some("false"));
         }
         let producer = producer_config(&kafka(), &producer);
         assert_eq!(producer.get("enable.idempotence"), Some("true"));

@@ -69,6 +69,8 @@ impl PublishError {
 pub struct EventProducer {
     producer: FutureProducer,
     topic: String,
+    /// For failure messages.
+    brokers: String,
 }
 
 impl EventProducer {
@@ -79,6 +81,7 @@ impl EventProducer {
         Ok(Self {
             producer,
             topic: kafka.topic.clone(),
+            brokers: kafka.brokers.clone(),
         })
     }
 
@@ -178,9 +181,13 @@ impl EventProducer {
             .map_err(PublishError::from_kafka)
     }
 
-    /// Whether a broker answers a metadata request. Blocking: call it from `spawn_blocking`.
+    /// Whether a broker answers a metadata request and the topic exists; the error names the
+    /// brokers and the topic. Blocking: call it from `spawn_blocking`.
     pub fn broker_reachable(&self, timeout: Duration) -> Result<(), PublishError> {
-        logagg_core::kafka::broker_reachable(self.producer.client(), &self.topic, timeout)
-            .map_err(PublishError::from_kafka)
+        logagg_core::kafka::broker_reachable(self.producer.client(), &self.topic, timeout).map_err(
+            |e| {
+                PublishError::Retryable(logagg_core::kafka::explain(&e, &self.brokers, &self.topic))
+            },
+        )
     }
 }

@@ -69,16 +69,7 @@ impl Results {
                 cpu.summary()
             );
         }
-        let _ = writeln!(out, "\nDetails:");
-        for line in self.details() {
-            let _ = writeln!(out, "  - {line}");
-        }
-        if !self.errors.is_empty() {
-            let _ = writeln!(out, "\nErrors:");
-            for e in &self.errors {
-                let _ = writeln!(out, "  - {e}");
-            }
-        }
+        self.write_lists(&mut out, ("\nDetails:", "\nErrors:"), "  - ");
         out
     }
 
@@ -149,16 +140,7 @@ impl Results {
                 cpu.iowait / w
             );
         }
-        let _ = writeln!(out, "\n### Details\n");
-        for line in self.details() {
-            let _ = writeln!(out, "- {line}");
-        }
-        if !self.errors.is_empty() {
-            let _ = writeln!(out, "\n### Errors\n");
-            for e in &self.errors {
-                let _ = writeln!(out, "- {e}");
-            }
-        }
+        self.write_lists(&mut out, ("\n### Details\n", "\n### Errors\n"), "- ");
         let _ = writeln!(out, "{END}");
         out
     }
@@ -181,5 +163,19 @@ impl Results {
         }
         std::fs::write(path, text)?;
         Ok(())
+    }
+
+    /// The details, then the errors if any, each under its heading, one `bullet` a line.
+    fn write_lists(&self, out: &mut String, (details, errors): (&str, &str), bullet: &str) {
+        let _ = writeln!(out, "{details}");
+        for line in self.details() {
+            let _ = writeln!(out, "{bullet}{line}");
+        }
+        if !self.errors.is_empty() {
+            let _ = writeln!(out, "{errors}");
+            for e in &self.errors {
+                let _ = writeln!(out, "{bullet}{e}");
+            }
+        }
     }
 }

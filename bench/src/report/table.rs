@@ -96,13 +96,7 @@ impl Results {
         rows.push(row(
             "4c",
             "  single-event ack latency p50 / p99",
-            or_err(single.map(|p| {
-                format!(
-                    "{:.1} / {:.1} ms",
-                    p.latencies.quantile_ms(0.5),
-                    p.latencies.quantile_ms(0.99)
-                )
-            })),
+            or_err(single.map(|p| p.latencies.p50_p99(1))),
             NONE,
             NONE,
             NONE,
@@ -114,13 +108,7 @@ impl Results {
                 "Freshness at a steady {} ev/s: publish ack → visible in GET /events, p50 / p99",
                 thousands(s.fresh_rate)
             ),
-            or_err(fresh.map(|f| {
-                format!(
-                    "{:.0} / {:.0} ms",
-                    f.visible.quantile_ms(0.5),
-                    f.visible.quantile_ms(0.99)
-                )
-            })),
+            or_err(fresh.map(|f| f.visible.p50_p99(0))),
             NONE,
             NONE,
             fresh.map_or("p99 ≤ 250 ms".into(), |f| {

@@ -1,4 +1,4 @@
-// @generated-equivalent: mirrors migrations/ exactly (what `diesel print-schema` prints).
+// @generated automatically by Diesel CLI.
 
 pub mod sql_types {
     #[derive(diesel::sql_types::SqlType)]
