@@ -17,6 +17,8 @@ use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
+/// How long an oldest-first read waits for transactions in flight at its start to end.
+const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Splits a raw query string into decoded parameters (`+` is a space). A parameter given twice
 /// is refused: which one the caller meant is a guess.
@@ -149,6 +151,9 @@ pub async fn list(
         .await
         .map_err(logagg_core::db::DbError::from)?;
     let query = resolve(&mut conn, query).await?;
+    if query.order == Order::Asc {
+        logagg_core::db::tail::wait_for_horizon(&mut conn, HORIZON_WAIT).await?;
+    }
     // One row more than asked tells whether a next page exists, so the last page has no Link.
     let mut rows = search_db::find(
         &mut conn,

@@ -100,6 +100,35 @@ pub fn json_contains(document: &Value, pattern: &Value) -> bool {
     }
 }
 
+/// Waits (at most `timeout`) until every transaction running when it was called has ended,
+/// so a commit-order read that follows sees every row committed before the request (rows
+/// are only read below the horizon; a short concurrent write would otherwise hide them).
+pub async fn wait_for_horizon(
+    conn: &mut AsyncPgConnection,
+    timeout: std::time::Duration,
+) -> Result<(), DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let started: String =
+        diesel::select(sql::<Text>("pg_snapshot_xmax(pg_current_snapshot())::text"))
+            .get_result(conn)
+            .await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let passed: bool = diesel::select(
+            sql::<Bool>("pg_snapshot_xmin(pg_current_snapshot()) >= ")
+                .bind::<Text, _>(started.clone())
+                .sql("::xid8"),
+        )
+        .get_result(conn)
+        .await?;
+        if passed || tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
