@@ -53,5 +53,6 @@ lint: ## cargo fmt --check and clippy -D warnings
 unit: ## the tests that need no service: unit tests and the pure-logic test files
 	cargo build --workspace --bins
 	cargo test --workspace --lib --bins
-	cargo test -p logagg-core --tests
+	cargo test -p logagg-core --test config_doc
+	cargo test -p logagg-api --test publish_validation
 	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config

@@ -53,6 +53,8 @@ PG_DATA="$PG_HOME/data"
 PG_LOG="$PG_HOME/postgres.log"
 PG_SOCK="$PG_HOME/sock"
 PG_LOCAL_URL="postgres://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$PG_DB"
+# What the scripts print: never a password in a log line, even the local default one.
+PG_LOCAL_URL_SHOWN="postgres://$PG_USER:***@$PG_HOST:$PG_PORT/$PG_DB"
 # Role that may connect only over TLS (hostssl); its password is in .local/certs.
 PG_TLS_USER=logagg_tls
 

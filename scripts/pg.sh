@@ -267,7 +267,7 @@ cmd_start() {
   if [[ -z "$reuse" ]] && port_open "$PG_HOST" "$PG_PORT" &&
     psql "$PG_LOCAL_URL" -qAtc 'select 1' >/dev/null 2>&1; then
     # Another checkout's server with logagg's role and database: use it rather than fail.
-    info "a PostgreSQL not started from this checkout already serves $PG_LOCAL_URL; using it"
+    info "a PostgreSQL not started from this checkout already serves $PG_LOCAL_URL_SHOWN; using it"
     return 0
   fi
   if [[ -z "$reuse" ]]; then
@@ -293,9 +293,9 @@ cmd_start() {
       }
   fi
   ensure_role_and_db
-  check_app_login || die "cannot run a query as $PG_USER on $PG_LOCAL_URL"
+  check_app_login || die "cannot run a query as $PG_USER on $PG_LOCAL_URL_SHOWN"
   check_tls_login || die "role $PG_TLS_USER cannot connect over TLS (verify-full) or can without it"
-  info "PostgreSQL up: $PG_LOCAL_URL"
+  info "PostgreSQL up: $PG_LOCAL_URL_SHOWN"
 }
 
 cmd_stop() {
@@ -322,7 +322,7 @@ cmd_status() {
     return 3
   fi
   if pg_answers; then
-    echo "postgres: running on $PG_HOST:$PG_PORT (data $PG_DATA, log $PG_LOG); $PG_LOCAL_URL"
+    echo "postgres: running on $PG_HOST:$PG_PORT (data $PG_DATA, log $PG_LOG); $PG_LOCAL_URL_SHOWN"
     return 0
   fi
   echo "postgres: running but not answering on $PG_HOST:$PG_PORT"

@@ -37,7 +37,7 @@ else
   echo "  Kafka       $brokers (external, not managed here)"
 fi
 if [[ -n "$pg_local" ]]; then
-  echo "  PostgreSQL  $PG_LOCAL_URL"
+  echo "  PostgreSQL  $PG_LOCAL_URL_SHOWN"
   echo "              log:  $(rel "$PG_LOG")"
 else
   echo "  PostgreSQL  DATABASE_URL (external, not managed here)"
