@@ -45,7 +45,7 @@ pub async fn build_state(
         .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
-        .with_context(|| format!("applying database migrations at {}", database.address()))?;
+        .context("applying database migrations")?;
     let pool = db::connect(&database)?;
     let metrics = metrics::ApiMetrics::new();
     metrics.register(Box::new(auth.metric()));

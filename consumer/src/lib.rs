@@ -59,7 +59,7 @@ pub async fn run(
         .map_err(anyhow::Error::msg)?;
     db::run_migrations(&database.url)
         .await
-        .with_context(|| format!("applying database migrations at {}", database.address()))?;
+        .context("applying database migrations")?;
     let store = store::BatchStore::new(db::connect(&database)?, &kafka);
     let metrics = metrics::Metrics::new();
     let consumer = group::create_consumer(&kafka, &config, metrics.lag.clone())?;

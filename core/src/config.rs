@@ -230,28 +230,31 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
+/// `host:port/database` of a PostgreSQL URL, without user or password: what a failure message
+/// names (the password never appears in logs or errors).
+pub fn database_address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let (host_port, database) = rest.split_once('/').unwrap_or((rest, ""));
+    let database = database.split('?').next().unwrap_or_default();
+    let host_port = if host_port.is_empty() {
+        "localhost:5432".to_owned()
+    } else if host_port
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    format!("{host_port}/{database}")
+}
+
 impl DatabaseConfig {
     /// `host:port/database` of the URL, without user or password: what a failure message
     /// names (the password never appears in logs or errors).
     pub fn address(&self) -> String {
-        let rest = self
-            .url
-            .split_once("://")
-            .map_or(self.url.as_str(), |(_, r)| r);
-        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-        let (host_port, database) = rest.split_once('/').unwrap_or((rest, ""));
-        let database = database.split('?').next().unwrap_or_default();
-        let host_port = if host_port.is_empty() {
-            "localhost:5432".to_owned()
-        } else if host_port
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            host_port.to_owned()
-        } else {
-            format!("{host_port}:5432")
-        };
-        format!("{host_port}/{database}")
+        database_address(&self.url)
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {

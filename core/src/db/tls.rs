@@ -155,10 +155,13 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Opens one connection to `url` with the TLS its `sslmode` asks for. Errors name the cause
-/// and never carry the password.
+/// Opens one connection to `url` with the TLS its `sslmode` asks for. Errors name the server
+/// (`host:port/database`, as on `/health` and at start) and the cause, never the password.
 pub async fn establish(url: &str) -> Result<AsyncPgConnection, ConnectionError> {
     let bad = ConnectionError::BadConnection;
+    let address = crate::config::database_address(url);
+    let unreachable =
+        |e: tokio_postgres::Error| bad(format!("PostgreSQL at {address}: {}", chain(&e)));
     let (stripped, settings) = split_url(url).map_err(bad)?;
     let mut config: tokio_postgres::Config = stripped
         .parse()
@@ -168,7 +171,7 @@ pub async fn establish(url: &str) -> Result<AsyncPgConnection, ConnectionError> 
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
-            .map_err(|e| bad(chain(&e)))?;
+            .map_err(unreachable)?;
         return AsyncPgConnection::try_from_client_and_connection(client, connection).await;
     }
     config.ssl_mode(if settings.mode == SslMode::Prefer {
@@ -179,13 +182,26 @@ pub async fn establish(url: &str) -> Result<AsyncPgConnection, ConnectionError> 
     let (client, connection) = config
         .connect(connector(&settings).map_err(bad)?)
         .await
-        .map_err(|e| bad(chain(&e)))?;
+        .map_err(unreachable)?;
     AsyncPgConnection::try_from_client_and_connection(client, connection).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_server_and_the_cause_never_the_password() {
+        // Nothing listens on port 1 of the loopback: the connection is refused at once.
+        let url = "postgres://logagg:s3cret-pw@127.0.0.1:1/logagg?sslmode=disable";
+        let Err(error) = establish(url).await else {
+            panic!("connected to port 1");
+        };
+        let text = error.to_string();
+        assert!(text.contains("PostgreSQL at 127.0.0.1:1/logagg"), "{text}");
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+        assert!(!text.contains("s3cret-pw"), "{text}");
+    }
 
     #[test]
     fn tls_parameters_are_taken_out_of_the_url() {
