@@ -67,6 +67,8 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         return None;
     }
     Some(match *method {
+        // Retention policies and deletes: reading them is admin business too.
+        _ if trimmed.starts_with("/admin/") => Scope::Admin,
         Method::POST if trimmed == "/publish" => Scope::Publish,
         Method::GET | Method::HEAD => Scope::Read,
         _ => Scope::Admin,
@@ -478,6 +480,14 @@ mod tests {
         );
         // Not served: the router's 404/405 answers.
         assert_eq!(required_scope(&Method::PUT, "/stats"), None);
+        for (method, path) in [
+            (Method::GET, "/admin/retention"),
+            (Method::PUT, "/admin/retention"),
+            (Method::POST, "/admin/delete"),
+            (Method::GET, "/admin/deletes"),
+        ] {
+            assert_eq!(required_scope(&method, path), Some(Scope::Admin), "{path}");
+        }
         assert_eq!(required_scope(&Method::GET, "/nowhere"), None);
     }
 

@@ -117,3 +117,26 @@ pub fn dead_letter_gauges(pending: &logagg_core::db::dead_letters::Pending) -> S
         pending.oldest_age_seconds.unwrap_or(0.0)
     )
 }
+
+/// The retention enforcer's last run (from its status row in PostgreSQL, so every API instance
+/// shows the same), appended to `/metrics` once a consumer has run it.
+pub fn retention_gauges(status: &logagg_core::contract::RetentionStatus) -> String {
+    format!(
+        "# HELP logagg_retention_last_run_age_seconds Seconds since the retention enforcer's last run ended.\n\
+         # TYPE logagg_retention_last_run_age_seconds gauge\n\
+         logagg_retention_last_run_age_seconds {}\n\
+         # HELP logagg_retention_last_run_removed Rows the last retention run removed.\n\
+         # TYPE logagg_retention_last_run_removed gauge\n\
+         logagg_retention_last_run_removed {}\n\
+         # HELP logagg_retention_removed Rows removed by retention since the status row was created.\n\
+         # TYPE logagg_retention_removed gauge\n\
+         logagg_retention_removed {}\n\
+         # HELP logagg_retention_policy_lag_seconds How far the oldest row due for removal was past its policy after the last run.\n\
+         # TYPE logagg_retention_policy_lag_seconds gauge\n\
+         logagg_retention_policy_lag_seconds {}\n",
+        status.last_run_age_seconds,
+        status.last_run_removed,
+        status.removed_total,
+        status.lag_seconds
+    )
+}

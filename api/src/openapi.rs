@@ -6,7 +6,7 @@ use logagg_core::contract;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{dead_letters, events, export, health, publish, stats, stream};
+use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,10 @@ use crate::handlers::{dead_letters, events, export, health, publish, stats, stre
         health::healthz,
         health::metrics,
         openapi_json,
+        admin::get_retention,
+        admin::put_retention,
+        admin::delete,
+        admin::deletes,
     ),
     components(schemas(
         logagg_core::Event,
@@ -47,6 +51,12 @@ use crate::handlers::{dead_letters, events, export, health, publish, stats, stre
         contract::DependencyDown,
         contract::DownMarker,
         contract::AliveResponse,
+        contract::RetentionStatus,
+        contract::RetentionPolicies,
+        contract::SetRetention,
+        contract::DeleteFilter,
+        contract::DeleteResponse,
+        contract::AuditEntry,
     )),
     modifiers(&BearerScheme),
 )]

@@ -18,6 +18,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/admin/retention"),
+    ("PUT", "/admin/retention"),
+    ("POST", "/admin/delete"),
+    ("GET", "/admin/deletes"),
 ];
 
 /// The methods metric labels keep; any other becomes `OTHER`, so a client cannot mint labels.
@@ -91,6 +95,10 @@ mod tests {
             Some("POST")
         );
         assert_eq!(allowed_methods("/dead-letters/7"), None);
+        assert_eq!(
+            allowed_methods("/admin/retention").as_deref(),
+            Some("GET, PUT")
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use warp::{Filter, Reply};
 use crate::auth;
 use crate::body;
 use crate::errors::{self, ApiError};
-use crate::handlers::{dead_letters, events, export, health, publish, stats, stream};
+use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
 use crate::openapi;
 use crate::route_table::{allowed_methods, metric_label};
 use crate::state::AppState;
@@ -145,6 +145,41 @@ fn find_routes(
         .unify()
 }
 
+/// The admin routes: retention policies, deletes and their audit.
+fn admin_routes(
+    state: AppState,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let get_retention = warp::path!("admin" / "retention")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(admin::get_retention)
+        .map(respond);
+    let put_retention = warp::path!("admin" / "retention")
+        .and(warp::put())
+        .and(with_state(state.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(admin::put_retention);
+    let delete = warp::path!("admin" / "delete")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(admin::delete);
+    let deletes = warp::path!("admin" / "deletes")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(admin::deletes)
+        .map(respond);
+    get_retention
+        .or(put_retention)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(deletes)
+        .unify()
+}
+
 /// Every route of the API.
 pub fn routes(
     state: AppState,
@@ -166,6 +201,7 @@ pub fn routes(
         )
         .map(respond);
     let find_routes = find_routes(state.clone());
+    let admin_routes = admin_routes(state.clone());
     let get_one = warp::path("events")
         .and(warp::path::tail())
         .and(warp::get())
@@ -208,6 +244,8 @@ pub fn routes(
         .unify()
         .or(find_routes)
         .unify()
+        .or(admin_routes)
+        .unify()
         .or(get_one)
         .unify()
         .or(stats)
@@ -220,6 +258,8 @@ pub fn routes(
         .unify()
         .or(openapi)
         .unify()
+        // Boxed: the route tree's full type outgrows the compiler's type-depth limit.
+        .boxed()
         .or(fallback)
         .unify()
         // A safety net: nothing above rejects once the fallback is reached.

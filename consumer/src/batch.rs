@@ -7,6 +7,9 @@
 //! - offset >= stored next offset: fresh. It counts in `received` and in exactly one of
 //!   `unique_processed` (its row was inserted), `duplicate_dropped` (the key was already stored,
 //!   or appeared earlier in the same batch) or `invalid` (dead-lettered).
+//! - a replayed record whose row was inserted restores a row that retention (or an admin
+//!   delete) had removed: it counts back against the topic's `expired`, so
+//!   `unique_processed = rows + expired + deleted` stays exact (docs/RETENTION.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -166,6 +169,13 @@ impl Prepared {
                     .insert(partition, (Counts::default(), next));
             }
         }
+        let restored = |entry: &Entry| match entry.valid {
+            Some((row, true)) if !entry.fresh => {
+                let r = &self.rows[row];
+                inserted.contains(&(r.topic.as_str(), r.event_id.as_str()))
+            }
+            _ => false,
+        };
         for entry in &self.entries {
             let mut counts = Counts::default();
             match (entry.fresh, entry.valid) {
@@ -199,6 +209,8 @@ impl Prepared {
                         unique_processed: 0,
                         duplicate_dropped: 0,
                         replayed: 0,
+                        expired: 0,
+                        deleted: 0,
                         first_event_at: None,
                         last_event_at: None,
                         last_stored_at: None,
@@ -210,6 +222,9 @@ impl Prepared {
                 delta.unique_processed += counts.unique_processed;
                 delta.duplicate_dropped += counts.duplicate_dropped;
                 delta.replayed += counts.replayed;
+                if restored(entry) {
+                    delta.expired -= 1;
+                }
             }
             tally
                 .partitions
@@ -324,6 +339,21 @@ mod tests {
         assert_eq!(tally.total.received, 1);
         assert_eq!(tally.total.unique_processed, 1);
         invariant(&tally.total);
+    }
+
+    #[test]
+    fn a_replay_that_restores_a_removed_row_counts_it_back_from_expired() {
+        // ("a", "1") is still stored; ("a", "2") had been removed, so the replay inserts it.
+        let (_, tally) = run(
+            vec![record(0, 3, "a", "1"), record(0, 4, "a", "2")],
+            &[(0, 5)],
+            &[("a", "1")],
+        );
+        assert_eq!(tally.total.replayed, 2);
+        assert_eq!(tally.total.unique_processed, 0);
+        assert_eq!(tally.topic_deltas.len(), 1);
+        assert_eq!(tally.topic_deltas[0].expired, -1);
+        assert_eq!(tally.topic_deltas[0].deleted, 0);
     }
 
     #[test]

@@ -80,6 +80,7 @@ async fn health(state: HealthState) -> warp::reply::WithStatus<warp::reply::Json
         }),
         broker: DependencyHealth::of(&broker),
         database: DependencyHealth::of(&database),
+        retention: None,
         status: HealthStatus::of(ready),
         uptime_seconds: None,
     };

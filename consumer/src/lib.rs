@@ -6,13 +6,15 @@
 //! - [`group`]: group membership (rebalances, offset seeding, commits, the lag gauge);
 //! - [`worker`]: the batch loop (collect, store with retries, commit);
 //! - [`health`]: `/healthz`, `/health`, `/metrics`;
-//! - [`replay`]: resetting the group's offsets for a replay or a rebuild.
+//! - [`replay`]: resetting the group's offsets for a replay or a rebuild;
+//! - [`retention`]: the retention enforcer (one per fleet, under an advisory lock).
 
 pub mod batch;
 pub mod group;
 pub mod health;
 pub mod metrics;
 pub mod replay;
+pub mod retention;
 pub mod store;
 pub mod worker;
 
@@ -87,14 +89,33 @@ pub async fn run(
     .with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(%addr, "consumer health and metrics listening");
     let server = tokio::spawn(server);
+    let worker_shutdown = shutdown::Signal::new(shutdown);
+    // Retention runs beside the batch loop on its own connection and task.
+    let enforcer = config.retention.enforce.then(|| {
+        tokio::spawn(
+            retention::Enforcer {
+                database_url: database.url.clone(),
+                group: kafka.group.clone(),
+                kafka_topic: kafka.topic.clone(),
+                config: config.retention.clone(),
+                metrics: metrics.clone(),
+                shutdown: worker_shutdown.clone(),
+            }
+            .run(),
+        )
+    });
     let worker = worker::Worker {
         consumer,
         store,
         config,
         metrics,
-        shutdown: shutdown::Signal::new(shutdown),
+        shutdown: worker_shutdown,
     };
     let result = worker.run().await;
+    if let Some(enforcer) = enforcer {
+        // It stops at its next step or pause: the same shutdown fired.
+        let _ = enforcer.await;
+    }
     stop_health.fire();
     let server = async {
         let _ = server.await;

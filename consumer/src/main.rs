@@ -30,8 +30,37 @@ enum Command {
         to: logagg_consumer::replay::ReplayTarget,
         /// Empty the events table and the group's counters first, and rebuild them from the
         /// log (implies --to earliest; records past the topic's retention cannot come back).
+        /// Rows removed by admin deletes come back too; retention policies stay and expire
+        /// old rows again; the audit of deletes is kept.
         #[arg(long)]
         rebuild: bool,
+    },
+    /// Show or set retention policies (stored in PostgreSQL; the enforcing consumer applies
+    /// them within LOGAGG_RETENTION_INTERVAL_MS).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionAction {
+    /// Print the default, the per-topic policies and the enforcer's last run as JSON.
+    Show,
+    /// Set the default (no --topic) or one topic's retention.
+    Set {
+        /// The event topic; omitted = the default of every topic without its own policy.
+        #[arg(long)]
+        topic: Option<String>,
+        /// How long rows are kept after they were stored: 90s, 15m, 12h, 7d, or seconds.
+        #[arg(long, conflicts_with_all = ["forever", "inherit"], required_unless_present_any = ["forever", "inherit"])]
+        keep: Option<logagg_consumer::retention::KeepFor>,
+        /// Keep rows forever (a topic exempted from the default, or no default).
+        #[arg(long)]
+        forever: bool,
+        /// Drop the topic's own policy (it follows the default again).
+        #[arg(long, conflicts_with = "forever")]
+        inherit: bool,
     },
 }
 
@@ -64,6 +93,31 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 println!("group {} reset; start the consumers to replay", kafka.group);
             }
+            Ok(())
+        }
+        Command::Retention { action } => {
+            db::run_migrations(&database.url)
+                .await
+                .context("migrating")?;
+            let mut conn = db::establish(&database.url).await?;
+            if let RetentionAction::Set {
+                topic,
+                keep,
+                forever: _,
+                inherit,
+            } = action
+            {
+                let topic = topic.as_deref().unwrap_or(db::retention::DEFAULT_TOPIC);
+                if inherit {
+                    db::retention::clear_policy(&mut conn, topic).await?;
+                } else {
+                    let seconds = keep.map(|k| k.0);
+                    db::retention::set_policy(&mut conn, topic, seconds, "logagg-consumer cli")
+                        .await?;
+                }
+            }
+            let policies = db::retention::policies(&mut conn).await?;
+            println!("{}", serde_json::to_string_pretty(&policies)?);
             Ok(())
         }
         Command::Migrate => {

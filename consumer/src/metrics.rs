@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 use logagg_core::db::progress::Counts;
@@ -20,6 +21,62 @@ pub struct Metrics {
     /// Set from librdkafka's statistics (see `group::GroupContext`).
     pub lag: IntGaugeVec,
     ready: IntGauge,
+    retention: RetentionMetrics,
+}
+
+/// The retention enforcer's metrics (docs/RETENTION.md).
+#[derive(Clone)]
+struct RetentionMetrics {
+    enforcer: IntGauge,
+    removed: IntCounter,
+    last_run: Gauge,
+    lag_seconds: Gauge,
+    step_seconds: Histogram,
+}
+
+impl RetentionMetrics {
+    fn new() -> Self {
+        Self {
+            enforcer: IntGauge::new(
+                "logagg_retention_enforcer",
+                "1 while this consumer holds the retention advisory lock (exactly one of the fleet).",
+            )
+            .expect("valid metric"),
+            removed: IntCounter::new(
+                "logagg_retention_removed_total",
+                "Rows this consumer removed by retention.",
+            )
+            .expect("valid metric"),
+            last_run: Gauge::new(
+                "logagg_retention_last_run_timestamp_seconds",
+                "Unix time of this consumer's last retention run (0 before any).",
+            )
+            .expect("valid metric"),
+            lag_seconds: Gauge::new(
+                "logagg_retention_lag_seconds",
+                "How far the oldest row due for removal was past its policy after the last run.",
+            )
+            .expect("valid metric"),
+            step_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "logagg_retention_step_seconds",
+                    "Time of one retention DELETE transaction (at most LOGAGG_RETENTION_STEP_ROWS rows).",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> [Box<dyn prometheus::core::Collector>; 5] {
+        [
+            Box::new(self.enforcer.clone()),
+            Box::new(self.removed.clone()),
+            Box::new(self.last_run.clone()),
+            Box::new(self.lag_seconds.clone()),
+            Box::new(self.step_seconds.clone()),
+        ]
+    }
 }
 
 impl Default for Metrics {
@@ -73,6 +130,7 @@ impl Metrics {
             "1 when the last batch reached PostgreSQL, 0 while it is retrying.",
         )
         .expect("valid metric");
+        let retention = RetentionMetrics::new();
         logagg_core::metrics::register_all(
             &registry,
             [
@@ -82,7 +140,9 @@ impl Metrics {
                 Box::new(stage_seconds.clone()),
                 Box::new(lag.clone()),
                 Box::new(ready.clone()),
-            ],
+            ]
+            .into_iter()
+            .chain(retention.collectors()),
         );
         // Ready until a batch fails: no batch has been refused yet.
         ready.set(1);
@@ -94,7 +154,29 @@ impl Metrics {
             stage_seconds,
             lag,
             ready,
+            retention,
         }
+    }
+
+    /// Whether this consumer holds the retention lock.
+    pub fn set_enforcer(&self, holds: bool) {
+        self.retention.enforcer.set(i64::from(holds));
+    }
+
+    pub fn is_enforcer(&self) -> bool {
+        self.retention.enforcer.get() == 1
+    }
+
+    pub fn record_run(&self, report: &logagg_core::db::retention::RunReport) {
+        let r = &self.retention;
+        r.removed.inc_by(report.removed.max(0) as u64);
+        r.lag_seconds.set(report.lag_ms as f64 / 1000.0);
+        r.last_run
+            .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+    }
+
+    pub fn observe_step(&self, elapsed: Duration) {
+        self.retention.step_seconds.observe(elapsed.as_secs_f64());
     }
 
     pub fn observe_stage(&self, stage: &str, elapsed: Duration) {

@@ -65,6 +65,10 @@ variables! {
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",
     "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it.",
     "LOGAGG_CONSUMER_SESSION_TIMEOUT_MS" = "10000": "Kafka session.timeout.ms of the consumer: how long a silent member keeps its partitions.",
+    "LOGAGG_RETENTION_ENFORCE" = "true": "Whether this consumer takes part in retention: the one consumer holding the PostgreSQL advisory lock removes expired rows (true/false).",
+    "LOGAGG_RETENTION_INTERVAL_MS" = "10000": "Pause between two retention runs of the enforcing consumer (and between its attempts to become the enforcer).",
+    "LOGAGG_RETENTION_STEP_ROWS" = "5000": "Most rows one retention or admin-delete transaction removes (each step commits on its own, so no batch waits long).",
+    "LOGAGG_RETENTION_RUN_STEPS" = "200": "Most steps of one retention run; what is left waits for the next run and shows as lag.",
     "LOGAGG_DB_RETRY_MAX_MS" = "10000": "Cap of the consumer's exponential backoff while PostgreSQL fails.",
     "LOGAGG_LOG_JSON" = "false": "Log as JSON lines instead of human-readable text (true/false, 1/0, yes/no, on/off; RUST_LOG sets the filter).",
 }
@@ -306,6 +310,8 @@ pub struct ApiConfig {
     pub max_body_bytes: u64,
     pub max_streams: usize,
     pub stream_heartbeat: Duration,
+    /// Rows per transaction of an admin delete.
+    pub retention_step_rows: i64,
 }
 
 impl ApiConfig {
@@ -319,6 +325,7 @@ impl ApiConfig {
             max_body_bytes: parse("LOGAGG_MAX_BODY_BYTES")?,
             max_streams: parse("LOGAGG_STREAM_MAX")?,
             stream_heartbeat: millis("LOGAGG_STREAM_HEARTBEAT_MS")?,
+            retention_step_rows: positive("LOGAGG_RETENTION_STEP_ROWS")?,
         })
     }
 }
@@ -331,6 +338,47 @@ pub struct ConsumerConfig {
     pub batch_wait: Duration,
     pub session_timeout: Duration,
     pub retry_max: Duration,
+    pub retention: RetentionConfig,
+}
+
+/// How the consumer enforces retention (docs/RETENTION.md).
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Whether this consumer competes for the enforcer's advisory lock.
+    pub enforce: bool,
+    pub interval: Duration,
+    /// Rows per DELETE transaction.
+    pub step_rows: i64,
+    /// Steps per run.
+    pub run_steps: u32,
+}
+
+impl RetentionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            enforce: flag("LOGAGG_RETENTION_ENFORCE")?,
+            interval: millis("LOGAGG_RETENTION_INTERVAL_MS")?,
+            step_rows: positive("LOGAGG_RETENTION_STEP_ROWS")?,
+            run_steps: positive::<u32>("LOGAGG_RETENTION_RUN_STEPS")?,
+        })
+    }
+}
+
+/// A number above zero.
+fn positive<T: FromStr + PartialOrd + Default>(name: &'static str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let value: T = parse(name)?;
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            name,
+            value: lookup(name).0,
+            reason: "must be above 0".into(),
+        })
+    }
 }
 
 impl ConsumerConfig {
@@ -341,6 +389,7 @@ impl ConsumerConfig {
             batch_wait: millis("LOGAGG_CONSUMER_BATCH_WAIT_MS")?,
             session_timeout: millis("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS")?,
             retry_max: millis("LOGAGG_DB_RETRY_MAX_MS")?,
+            retention: RetentionConfig::from_env()?,
         })
     }
 }

@@ -153,7 +153,13 @@ pub struct StatsResponse {
     /// Age in seconds of the oldest dead letter not retried yet; null when there is none.
     #[serde(default)]
     pub dead_letters_oldest_age_seconds: Option<f64>,
+    /// Rows removed by admin deletes (`unique_processed = stored_events + expired + deleted`).
+    #[serde(default)]
+    pub deleted: i64,
     pub duplicate_dropped: i64,
+    /// Rows removed by retention.
+    #[serde(default)]
+    pub expired: i64,
     pub invalid: i64,
     pub kafka_topic: String,
     /// Lag per partition (keyed by partition number); null when the broker does not answer.
@@ -164,6 +170,9 @@ pub struct StatsResponse {
     pub replayed: i64,
     /// Requests served by this API instance, per route (all statuses).
     pub requests: BTreeMap<String, u64>,
+    /// The retention enforcer's last run; null before any consumer has run it.
+    #[serde(default)]
+    pub retention: Option<RetentionStatus>,
     /// Rows in the events table.
     pub stored_events: i64,
     /// Event topics seen, sorted.
@@ -175,20 +184,122 @@ pub struct StatsResponse {
 /// Counters of one event topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TopicCounts {
+    #[serde(default)]
+    pub deleted: i64,
     pub duplicate_dropped: i64,
+    #[serde(default)]
+    pub expired: i64,
     pub received: i64,
     pub replayed: i64,
     pub unique_processed: i64,
 }
 
-/// `GET /health` of the API and of the consumer: 200 when healthy, 503 otherwise.
+/// The retention enforcer's last run (`GET /stats`, `GET /health`, `GET /admin/retention`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RetentionStatus {
+    /// Which consumer holds the enforcer's advisory lock (host and pid).
+    pub holder: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_run_at: DateTime<Utc>,
+    /// Rows the last run removed.
+    pub last_run_removed: i64,
+    /// Rows removed since the status row was created.
+    pub removed_total: i64,
+    /// How far the oldest row due for removal was past its policy at the end of the last run.
+    pub lag_seconds: f64,
+    /// Seconds since the last run ended (a stalled enforcer shows here).
+    pub last_run_age_seconds: f64,
+    /// Why the last run stopped early, if it did.
+    pub last_error: Option<String>,
+}
+
+/// `GET /admin/retention`: the default, the per-topic overrides and the enforcer's status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RetentionPolicies {
+    /// Retention of topics without their own policy; null = keep forever.
+    pub default_seconds: Option<i64>,
+    /// Per-topic overrides; a null value keeps that topic forever whatever the default.
+    pub topics: BTreeMap<String, Option<i64>>,
+    pub status: Option<RetentionStatus>,
+}
+
+/// `PUT /admin/retention`: sets the default (no `topic`) or one topic's retention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRetention {
+    /// The event topic; absent or null = the default for every topic without its own policy.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Seconds a row is kept after it was stored; null = keep forever.
+    pub retention_seconds: Option<i64>,
+    /// Remove the topic's override (or the default) instead: the topic follows the default.
+    #[serde(default)]
+    pub inherit: bool,
+}
+
+/// `POST /admin/delete`: which rows to delete; at least one field must be set, and every
+/// field set must match (AND).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Event time at or after (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub from: Option<DateTime<Utc>>,
+    /// Event time before (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_ids: Option<Vec<String>>,
+}
+
+impl DeleteFilter {
+    /// Whether the filter names anything (an empty filter would delete every row).
+    pub fn is_empty(&self) -> bool {
+        self.topic.is_none()
+            && self.source.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.event_ids.is_none()
+    }
+}
+
+/// `POST /admin/delete`'s answer: rows deleted and the audit row that records them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeleteResponse {
+    pub audit_id: i64,
+    pub deleted: i64,
+}
+
+/// One audited admin delete (`GET /admin/deletes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// The token name that asked (`anonymous` on an open API).
+    pub requested_by: String,
+    #[schema(value_type = Object)]
+    pub filter: serde_json::Value,
+    pub deleted: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /health` of the API and of the consumer: 200 when healthy, 503 otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HealthResponse {
     /// The consumer only: whether its last batch reached PostgreSQL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batches: Option<BatchesState>,
     pub broker: DependencyHealth,
     pub database: DependencyHealth,
+    /// The API only: the retention enforcer's last run, when one has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionStatus>,
     pub status: HealthStatus,
     /// The API only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,6 +433,7 @@ mod tests {
             batches: None,
             broker: DependencyHealth::of::<String>(&Ok(())),
             database: DependencyHealth::of(&Err("refused")),
+            retention: None,
             status: HealthStatus::Unhealthy,
             uptime_seconds: Some(3),
         };

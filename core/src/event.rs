@@ -98,10 +98,7 @@ impl Event {
         }
         let topic = required_string(object, "topic", &mut errors);
         if let Some(topic) = &topic {
-            if !topic
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'))
-            {
+            if !topic_chars_valid(topic) {
                 errors.push(FieldError::new(
                     "topic",
                     "may contain only letters, digits and . _ / -",
@@ -190,6 +187,18 @@ impl Event {
     pub fn timestamp_utc(&self) -> DateTime<Utc> {
         self.timestamp.with_timezone(&Utc)
     }
+}
+
+/// Whether every character of a topic name is one of `[A-Za-z0-9._/-]`.
+pub fn topic_chars_valid(topic: &str) -> bool {
+    topic
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'))
+}
+
+/// A topic name as events carry it: 1..=255 of `[A-Za-z0-9._/-]`.
+pub fn is_valid_topic(topic: &str) -> bool {
+    (1..=255).contains(&topic.chars().count()) && topic_chars_valid(topic)
 }
 
 /// Formats a timestamp the way the API returns it (RFC 3339, UTC, microseconds).

@@ -211,6 +211,7 @@ mod tests {
             batch_wait: Duration::from_millis(5),
             session_timeout: Duration::from_secs(10),
             retry_max: Duration::from_secs(1),
+            retention: crate::config::RetentionConfig::from_env().unwrap(),
         };
         for config in [
             client_config(&kafka()),

@@ -227,6 +227,8 @@ async fn topic_counters_add_up_per_event_topic_across_partitions() {
         unique_processed: unique,
         duplicate_dropped: received - unique,
         replayed: 0,
+        expired: 0,
+        deleted: 0,
         first_event_at: None,
         last_event_at: None,
         last_stored_at: None,
@@ -250,7 +252,8 @@ async fn topic_counters_add_up_per_event_topic_across_partitions() {
                     received: 6,
                     unique_processed: 3,
                     duplicate_dropped: 3,
-                    replayed: 0
+                    replayed: 0,
+                    ..TopicCounts::default()
                 }
             ),
             (
@@ -259,7 +262,8 @@ async fn topic_counters_add_up_per_event_topic_across_partitions() {
                     received: 1,
                     unique_processed: 1,
                     duplicate_dropped: 0,
-                    replayed: 0
+                    replayed: 0,
+                    ..TopicCounts::default()
                 }
             ),
         ]

@@ -149,6 +149,7 @@ mod tests {
                     unique_processed: unique as i64,
                     duplicate_dropped: duplicates as i64,
                     replayed: 0,
+                    ..TopicCounts::default()
                 };
                 (t.to_string(), c)
             })

@@ -8,7 +8,19 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Reply;
 
-use logagg_core::db::dead_letters;
+use logagg_core::contract::RetentionStatus;
+use logagg_core::db::{dead_letters, retention};
+
+/// The enforcer's last run, when the database answers in time and one has run.
+async fn retention_status(state: &AppState) -> Option<RetentionStatus> {
+    tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut conn = state.pool.get().await.ok()?;
+        retention::status(&mut conn).await.ok().flatten()
+    })
+    .await
+    .ok()
+    .flatten()
+}
 
 use crate::state::AppState;
 
@@ -34,10 +46,16 @@ pub async fn health(state: AppState) -> Response {
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
     let healthy = database.is_ok() && broker.is_ok();
+    let retention = if database.is_ok() {
+        retention_status(&state).await
+    } else {
+        None
+    };
     let body = HealthResponse {
         batches: None,
         broker: DependencyHealth::of(&broker),
         database: DependencyHealth::of(&database),
+        retention,
         status: HealthStatus::of(healthy),
         uptime_seconds: Some(state.started.elapsed().as_secs()),
     };
@@ -79,6 +97,9 @@ pub async fn metrics(state: AppState) -> Response {
     let mut text = state.metrics.render();
     if let Some(pending) = pending {
         text += &crate::metrics::dead_letter_gauges(&pending);
+    }
+    if let Some(status) = retention_status(&state).await {
+        text += &crate::metrics::retention_gauges(&status);
     }
     warp::reply::with_header(text, "content-type", logagg_core::metrics::CONTENT_TYPE)
         .into_response()

@@ -1,5 +1,6 @@
 //! Request handlers, one module per resource; filters live in `routes`.
 
+pub mod admin;
 pub mod dead_letters;
 pub mod events;
 pub mod export;

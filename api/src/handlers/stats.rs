@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use logagg_core::contract::{ErrorBody, StatsResponse};
 use logagg_core::db::progress::Counts;
-use logagg_core::db::{counters, dead_letters, events, progress, DbError};
+use logagg_core::db::{counters, dead_letters, events, progress, retention, DbError};
 use warp::reply::Response;
 use warp::Reply;
 
@@ -31,7 +31,10 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let stored_events = events::count(&mut conn).await?;
     let dead = dead_letters::pending(&mut conn, &state.kafka.group).await?;
+    let retention = retention::status(&mut conn).await?;
     drop(conn);
+    let expired = topics.iter().map(|(_, c)| c.expired).sum();
+    let deleted = topics.iter().map(|(_, c)| c.deleted).sum();
     let total = Counts::total(&rows);
     let next_offsets: BTreeMap<i32, i64> = rows
         .iter()
@@ -60,7 +63,9 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         consumer_lag: lag_per_partition.as_ref().map(|per| per.values().sum()),
         dead_letters: dead.count,
         dead_letters_oldest_age_seconds: dead.oldest_age_seconds,
+        deleted,
         duplicate_dropped: total.duplicate_dropped,
+        expired,
         invalid: total.invalid,
         kafka_topic: state.kafka.topic.clone(),
         lag_per_partition,
@@ -69,6 +74,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         received: total.received,
         replayed: total.replayed,
         requests: state.metrics.requests_by_route(),
+        retention,
         stored_events,
         unique_processed: total.unique_processed,
         uptime_seconds: state.started.elapsed().as_secs(),

@@ -1,5 +1,7 @@
 //! `topic_counters`: counters per logical event topic, one row per (group, Kafka topic,
-//! partition, event topic) so only the partition's lock holder writes it.
+//! partition, event topic). The partition's lock holder adds what a batch received; the
+//! retention enforcer and admin deletes add `expired`/`deleted` in the transaction of their
+//! DELETE (row locks serialize them with the batch, for the few milliseconds of a step).
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -24,6 +26,10 @@ pub struct TopicDelta {
     pub unique_processed: i64,
     pub duplicate_dropped: i64,
     pub replayed: i64,
+    /// Rows removed by retention (negative: a replay restored rows that had been removed).
+    pub expired: i64,
+    /// Rows removed by admin deletes.
+    pub deleted: i64,
     /// Earliest and latest event time among the rows this batch stored for the topic.
     pub first_event_at: Option<DateTime<Utc>>,
     pub last_event_at: Option<DateTime<Utc>>,
@@ -65,6 +71,8 @@ pub async fn add(conn: &mut AsyncPgConnection, deltas: &[TopicDelta]) -> Result<
             tc::unique_processed.eq(tc::unique_processed + excluded(tc::unique_processed)),
             tc::duplicate_dropped.eq(tc::duplicate_dropped + excluded(tc::duplicate_dropped)),
             tc::replayed.eq(tc::replayed + excluded(tc::replayed)),
+            tc::expired.eq(tc::expired + excluded(tc::expired)),
+            tc::deleted.eq(tc::deleted + excluded(tc::deleted)),
             // LEAST/GREATEST skip NULLs: a batch that stored nothing keeps the bounds.
             tc::first_event_at.eq(sql::<Nullable<Timestamptz>>(
                 "LEAST(topic_counters.first_event_at, excluded.first_event_at)",
@@ -87,13 +95,15 @@ pub async fn by_topic(
     group: &str,
     kafka_topic: &str,
 ) -> Result<Vec<(String, TopicCounts)>, DbError> {
-    let rows: Vec<(String, i64, i64, i64, i64)> = tc::table
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = tc::table
         .select((
             tc::topic,
             tc::received,
             tc::unique_processed,
             tc::duplicate_dropped,
             tc::replayed,
+            tc::expired,
+            tc::deleted,
         ))
         .filter(tc::consumer_group.eq(group))
         .filter(tc::kafka_topic.eq(kafka_topic))
@@ -101,7 +111,7 @@ pub async fn by_topic(
         .load(conn)
         .await?;
     let mut out: Vec<(String, TopicCounts)> = Vec::new();
-    for (topic, received, unique_processed, duplicate_dropped, replayed) in rows {
+    for (topic, received, unique_processed, duplicate_dropped, replayed, expired, deleted) in rows {
         if out.last().map(|(t, _)| t != &topic).unwrap_or(true) {
             out.push((topic, TopicCounts::default()));
         }
@@ -110,6 +120,8 @@ pub async fn by_topic(
         counts.unique_processed += unique_processed;
         counts.duplicate_dropped += duplicate_dropped;
         counts.replayed += replayed;
+        counts.expired += expired;
+        counts.deleted += deleted;
     }
     Ok(out)
 }
@@ -120,7 +132,7 @@ pub async fn by_topic(
 pub struct TopicSummary {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub topic: String,
-    /// Rows stored (the topic's `unique_processed`: every stored row was counted once).
+    /// Rows stored (`unique_processed - expired - deleted`: every stored row was counted once).
     #[diesel(sql_type = diesel::sql_types::Int8)]
     pub stored: i64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -140,6 +152,14 @@ pub struct TopicSummary {
     pub duplicate_dropped: i64,
     #[diesel(sql_type = diesel::sql_types::Int8)]
     pub replayed: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub expired: i64,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub deleted: i64,
+    /// The topic's effective retention in seconds (its own policy, else the default); null =
+    /// kept forever.
+    #[diesel(sql_type = Nullable<diesel::sql_types::Int8>)]
+    pub retention_seconds: Option<i64>,
 }
 
 fn optional_rfc3339<S: serde::Serializer>(
@@ -160,17 +180,86 @@ pub async fn summaries(
     kafka_topic: &str,
 ) -> Result<Vec<TopicSummary>, DbError> {
     Ok(diesel::sql_query(
-        "SELECT topic, sum(unique_processed)::int8 AS stored, min(first_event_at) AS first_event_at, \
-                max(last_event_at) AS last_event_at, max(last_stored_at) AS last_stored_at, \
-                sum(received)::int8 AS received, sum(unique_processed)::int8 AS unique_processed, \
-                sum(duplicate_dropped)::int8 AS duplicate_dropped, sum(replayed)::int8 AS replayed \
-         FROM topic_counters WHERE consumer_group = $1 AND kafka_topic = $2 \
-         GROUP BY topic ORDER BY topic",
+        "SELECT c.*, CASE WHEN own.topic IS NOT NULL THEN own.retention_seconds \
+                          ELSE dflt.retention_seconds END AS retention_seconds \
+         FROM (SELECT topic, (sum(unique_processed) - sum(expired) - sum(deleted))::int8 AS stored, \
+                      min(first_event_at) AS first_event_at, max(last_event_at) AS last_event_at, \
+                      max(last_stored_at) AS last_stored_at, sum(received)::int8 AS received, \
+                      sum(unique_processed)::int8 AS unique_processed, \
+                      sum(duplicate_dropped)::int8 AS duplicate_dropped, \
+                      sum(replayed)::int8 AS replayed, sum(expired)::int8 AS expired, \
+                      sum(deleted)::int8 AS deleted \
+               FROM topic_counters WHERE consumer_group = $1 AND kafka_topic = $2 \
+               GROUP BY topic) c \
+         LEFT JOIN retention_policies own ON own.topic = c.topic \
+         LEFT JOIN retention_policies dflt ON dflt.topic = '*' \
+         ORDER BY c.topic",
     )
     .bind::<diesel::sql_types::Text, _>(group)
     .bind::<diesel::sql_types::Text, _>(kafka_topic)
     .load(conn)
     .await?)
+}
+
+/// Which counter a removal moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Retention.
+    Expired,
+    /// An admin delete.
+    Deleted,
+}
+
+/// Rows a DELETE removed, per Kafka partition and event topic (the keys of `topic_counters`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, QueryableByName)]
+pub struct Removed {
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub kafka_partition: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub topic: String,
+    #[diesel(sql_type = diesel::sql_types::Int8)]
+    pub removed: i64,
+}
+
+/// Counts removed rows in `expired` or `deleted`; call in the DELETE's transaction so
+/// `unique_processed = rows + expired + deleted` holds at every commit. Rows are updated in
+/// key order, so two removers never deadlock on them.
+pub async fn add_removed(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+    kafka_topic: &str,
+    removal: Removal,
+    removed: &[Removed],
+) -> Result<(), DbError> {
+    let mut sorted = removed.to_vec();
+    sorted.sort();
+    let deltas: Vec<TopicDelta> = sorted
+        .into_iter()
+        .map(|r| TopicDelta {
+            consumer_group: group.to_owned(),
+            kafka_topic: kafka_topic.to_owned(),
+            kafka_partition: r.kafka_partition,
+            topic: r.topic,
+            received: 0,
+            unique_processed: 0,
+            duplicate_dropped: 0,
+            replayed: 0,
+            expired: if removal == Removal::Expired {
+                r.removed
+            } else {
+                0
+            },
+            deleted: if removal == Removal::Deleted {
+                r.removed
+            } else {
+                0
+            },
+            first_event_at: None,
+            last_event_at: None,
+            last_stored_at: None,
+        })
+        .collect();
+    add(conn, &deltas).await
 }
 
 /// Deletes a group's topic counters (the consumer's `replay --rebuild`).

@@ -7,6 +7,7 @@ pub mod events;
 pub mod pool;
 pub mod progress;
 pub mod query_forms;
+pub mod retention;
 /// The tables as `diesel print-schema` prints them from the migrated database (settings in
 /// `diesel.toml`); regenerated, never edited by hand.
 pub mod schema;

@@ -7,6 +7,16 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    admin_deletes (id) {
+        id -> Int8,
+        requested_by -> Text,
+        filter -> Jsonb,
+        deleted -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     dead_letters (id) {
         id -> Int8,
         consumer_group -> Text,
@@ -55,6 +65,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    retention_policies (topic) {
+        topic -> Text,
+        retention_seconds -> Nullable<Int8>,
+        updated_by -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    retention_status (id) {
+        id -> Int4,
+        holder -> Text,
+        last_run_at -> Timestamptz,
+        last_run_removed -> Int8,
+        removed_total -> Int8,
+        lag_ms -> Int8,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     topic_counters (consumer_group, kafka_topic, kafka_partition, topic) {
         consumer_group -> Text,
         kafka_topic -> Text,
@@ -67,12 +98,17 @@ diesel::table! {
         first_event_at -> Nullable<Timestamptz>,
         last_event_at -> Nullable<Timestamptz>,
         last_stored_at -> Nullable<Timestamptz>,
+        expired -> Int8,
+        deleted -> Int8,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_deletes,
     dead_letters,
     events,
     partition_progress,
+    retention_policies,
+    retention_status,
     topic_counters,
 );

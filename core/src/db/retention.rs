@@ -1,0 +1,342 @@
+//! Retention and admin deletes: the policies (`retention_policies`), the enforcer's bounded
+//! removal step and status row (`retention_status`), and audited deletes by filter
+//! (`admin_deletes`). Every DELETE here moves `expired`/`deleted` in `topic_counters` in its
+//! own transaction, so `unique_processed = rows + expired + deleted` holds at every commit.
+//! Age is the stored time (`processed_at`), never the client's event timestamp.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Int8, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::counters::{self, Removal, Removed};
+use super::schema::{admin_deletes, retention_policies as rp, retention_status as rs};
+use super::DbError;
+use crate::contract::{AuditEntry, DeleteFilter, RetentionPolicies, RetentionStatus};
+
+/// The policy row that holds the default (`*` is not a valid topic name).
+pub const DEFAULT_TOPIC: &str = "*";
+
+/// The advisory lock only the one enforcing consumer holds (`pg_try_advisory_lock`); any
+/// constant distinct from the migrations' and the test template's locks.
+pub const ENFORCER_LOCK_KEY: i64 = 0x6c6f_6761_6767_7274;
+
+/// Tries to take the enforcer's session advisory lock on this connection (held until the
+/// session ends); whether it was taken.
+pub async fn try_lock(conn: &mut AsyncPgConnection) -> Result<bool, DbError> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<BigInt, _>(ENFORCER_LOCK_KEY)
+        .get_result(conn)
+        .await?;
+    Ok(row.locked)
+}
+
+/// The default and the per-topic overrides.
+pub async fn policies(conn: &mut AsyncPgConnection) -> Result<RetentionPolicies, DbError> {
+    let rows: Vec<(String, Option<i64>)> = rp::table
+        .select((rp::topic, rp::retention_seconds))
+        .order(rp::topic.asc())
+        .load(conn)
+        .await?;
+    let mut out = RetentionPolicies {
+        default_seconds: None,
+        topics: BTreeMap::new(),
+        status: status(conn).await?,
+    };
+    for (topic, seconds) in rows {
+        if topic == DEFAULT_TOPIC {
+            out.default_seconds = seconds;
+        } else {
+            out.topics.insert(topic, seconds);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets (or, with `None` for `seconds`, exempts) `topic`'s retention; `DEFAULT_TOPIC` sets the
+/// default. `updated_by` names who asked.
+pub async fn set_policy(
+    conn: &mut AsyncPgConnection,
+    topic: &str,
+    seconds: Option<i64>,
+    updated_by: &str,
+) -> Result<(), DbError> {
+    diesel::insert_into(rp::table)
+        .values((
+            rp::topic.eq(topic),
+            rp::retention_seconds.eq(seconds),
+            rp::updated_by.eq(updated_by),
+        ))
+        .on_conflict(rp::topic)
+        .do_update()
+        .set((
+            rp::retention_seconds.eq(seconds),
+            rp::updated_by.eq(updated_by),
+            rp::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes `topic`'s own policy (it follows the default again); whether there was one.
+pub async fn clear_policy(conn: &mut AsyncPgConnection, topic: &str) -> Result<bool, DbError> {
+    Ok(diesel::delete(rp::table.filter(rp::topic.eq(topic)))
+        .execute(conn)
+        .await?
+        > 0)
+}
+
+/// Every known event topic with the retention that applies to it (topics kept forever are
+/// left out). Topics come from `topic_counters`, so no scan of `events`.
+pub async fn effective(conn: &mut AsyncPgConnection) -> Result<Vec<(String, i64)>, DbError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        topic: String,
+        #[diesel(sql_type = Int8)]
+        seconds: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT t.topic, CASE WHEN own.topic IS NOT NULL THEN own.retention_seconds \
+                              ELSE dflt.retention_seconds END AS seconds \
+         FROM (SELECT DISTINCT topic FROM topic_counters) t \
+         LEFT JOIN retention_policies own ON own.topic = t.topic \
+         LEFT JOIN retention_policies dflt ON dflt.topic = '*' \
+         WHERE CASE WHEN own.topic IS NOT NULL THEN own.retention_seconds \
+                    ELSE dflt.retention_seconds END IS NOT NULL \
+         ORDER BY t.topic",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.topic, r.seconds)).collect())
+}
+
+/// Removes at most `limit` rows of `topic` stored more than `seconds` ago, oldest first, and
+/// counts them as `expired` for `group`, in one transaction. Rows another remover holds are
+/// skipped (`SKIP LOCKED`), never waited for. Returns the rows removed.
+pub async fn expire_step(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+    kafka_topic: &str,
+    topic: &str,
+    seconds: i64,
+    limit: i64,
+) -> Result<i64, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let removed: Vec<Removed> = diesel::sql_query(
+            "WITH doomed AS (SELECT id FROM events \
+                              WHERE topic = $1 AND processed_at < now() - $2 * interval '1 second' \
+                              ORDER BY processed_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+                  gone AS (DELETE FROM events WHERE id IN (SELECT id FROM doomed) \
+                           RETURNING kafka_partition, topic) \
+             SELECT kafka_partition, topic, count(*)::int8 AS removed FROM gone \
+             GROUP BY kafka_partition, topic",
+        )
+        .bind::<Text, _>(topic)
+        .bind::<Int8, _>(seconds)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?;
+        counters::add_removed(conn, group, kafka_topic, Removal::Expired, &removed).await?;
+        Ok(removed.iter().map(|r| r.removed).sum())
+    })
+    .await
+}
+
+/// How far `topic`'s oldest row is past its retention, in milliseconds (0 when none is due).
+pub async fn lag_ms(
+    conn: &mut AsyncPgConnection,
+    topic: &str,
+    seconds: i64,
+) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Lag {
+        #[diesel(sql_type = Int8)]
+        lag_ms: i64,
+    }
+    let lag: Lag = diesel::sql_query(
+        "SELECT COALESCE(GREATEST(0, (EXTRACT(EPOCH FROM \
+                  (now() - $2 * interval '1 second' - min(processed_at))) * 1000)::int8), 0) \
+                AS lag_ms \
+         FROM events WHERE topic = $1",
+    )
+    .bind::<Text, _>(topic)
+    .bind::<Int8, _>(seconds)
+    .get_result(conn)
+    .await?;
+    Ok(lag.lag_ms)
+}
+
+/// What one enforcer run did, for the status row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub removed: i64,
+    pub lag_ms: i64,
+    pub error: Option<String>,
+}
+
+/// Records a finished run (the enforcer's status row; `holder` names the consumer).
+pub async fn record_run(
+    conn: &mut AsyncPgConnection,
+    holder: &str,
+    report: &RunReport,
+) -> Result<(), DbError> {
+    diesel::insert_into(rs::table)
+        .values((
+            rs::id.eq(1),
+            rs::holder.eq(holder),
+            rs::last_run_at.eq(diesel::dsl::now),
+            rs::last_run_removed.eq(report.removed),
+            rs::removed_total.eq(report.removed),
+            rs::lag_ms.eq(report.lag_ms),
+            rs::last_error.eq(report.error.as_deref()),
+        ))
+        .on_conflict(rs::id)
+        .do_update()
+        .set((
+            rs::holder.eq(holder),
+            rs::last_run_at.eq(diesel::dsl::now),
+            rs::last_run_removed.eq(report.removed),
+            rs::removed_total.eq(rs::removed_total + report.removed),
+            rs::lag_ms.eq(report.lag_ms),
+            rs::last_error.eq(report.error.as_deref()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The enforcer's last run, if any consumer ever ran it on this database.
+pub async fn status(conn: &mut AsyncPgConnection) -> Result<Option<RetentionStatus>, DbError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        holder: String,
+        #[diesel(sql_type = Timestamptz)]
+        last_run_at: DateTime<Utc>,
+        #[diesel(sql_type = Int8)]
+        last_run_removed: i64,
+        #[diesel(sql_type = Int8)]
+        removed_total: i64,
+        #[diesel(sql_type = Int8)]
+        lag_ms: i64,
+        #[diesel(sql_type = Int8)]
+        age_ms: i64,
+        #[diesel(sql_type = Nullable<Text>)]
+        last_error: Option<String>,
+    }
+    let row: Option<Row> = diesel::sql_query(
+        "SELECT holder, last_run_at, last_run_removed, removed_total, lag_ms, \
+                (EXTRACT(EPOCH FROM (now() - last_run_at)) * 1000)::int8 AS age_ms, last_error \
+         FROM retention_status WHERE id = 1",
+    )
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(row.map(|r| RetentionStatus {
+        holder: r.holder,
+        last_run_at: r.last_run_at,
+        last_run_removed: r.last_run_removed,
+        removed_total: r.removed_total,
+        lag_seconds: r.lag_ms as f64 / 1000.0,
+        last_run_age_seconds: r.age_ms.max(0) as f64 / 1000.0,
+        last_error: r.last_error,
+    }))
+}
+
+/// Opens the audit row of an admin delete (its count grows with each step).
+pub async fn open_audit(
+    conn: &mut AsyncPgConnection,
+    requested_by: &str,
+    filter: &DeleteFilter,
+) -> Result<i64, DbError> {
+    let filter = serde_json::to_value(filter).expect("a filter serializes");
+    Ok(diesel::insert_into(admin_deletes::table)
+        .values((
+            admin_deletes::requested_by.eq(requested_by),
+            admin_deletes::filter.eq(filter),
+            admin_deletes::deleted.eq(0),
+        ))
+        .returning(admin_deletes::id)
+        .get_result(conn)
+        .await?)
+}
+
+/// Deletes at most `limit` rows matching `filter`, counts them as `deleted` for `group` and
+/// adds them to audit row `audit_id`, in one transaction. Returns the rows deleted.
+pub async fn delete_step(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+    kafka_topic: &str,
+    filter: &DeleteFilter,
+    audit_id: i64,
+    limit: i64,
+) -> Result<i64, DbError> {
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let removed: Vec<Removed> = diesel::sql_query(
+            "WITH doomed AS (SELECT id FROM events \
+                              WHERE ($1::text IS NULL OR topic = $1) \
+                                AND ($2::text IS NULL OR source = $2) \
+                                AND ($3::timestamptz IS NULL OR event_timestamp >= $3) \
+                                AND ($4::timestamptz IS NULL OR event_timestamp < $4) \
+                                AND ($5::text[] IS NULL OR event_id = ANY($5)) \
+                              LIMIT $6 FOR UPDATE), \
+                  gone AS (DELETE FROM events WHERE id IN (SELECT id FROM doomed) \
+                           RETURNING kafka_partition, topic) \
+             SELECT kafka_partition, topic, count(*)::int8 AS removed FROM gone \
+             GROUP BY kafka_partition, topic",
+        )
+        .bind::<Nullable<Text>, _>(filter.topic.as_deref())
+        .bind::<Nullable<Text>, _>(filter.source.as_deref())
+        .bind::<Nullable<Timestamptz>, _>(filter.from)
+        .bind::<Nullable<Timestamptz>, _>(filter.to)
+        .bind::<Nullable<Array<Text>>, _>(filter.event_ids.as_deref())
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?;
+        counters::add_removed(conn, group, kafka_topic, Removal::Deleted, &removed).await?;
+        let deleted: i64 = removed.iter().map(|r| r.removed).sum();
+        diesel::update(admin_deletes::table.find(audit_id))
+            .set(admin_deletes::deleted.eq(admin_deletes::deleted + deleted))
+            .execute(conn)
+            .await?;
+        Ok(deleted)
+    })
+    .await
+}
+
+/// The audited deletes, newest first.
+pub async fn audit(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<AuditEntry>, DbError> {
+    let rows: Vec<(i64, String, serde_json::Value, i64, DateTime<Utc>)> = admin_deletes::table
+        .select((
+            admin_deletes::id,
+            admin_deletes::requested_by,
+            admin_deletes::filter,
+            admin_deletes::deleted,
+            admin_deletes::created_at,
+        ))
+        .order(admin_deletes::id.desc())
+        .limit(limit)
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, requested_by, filter, deleted, created_at)| AuditEntry {
+                id,
+                requested_by,
+                filter,
+                deleted,
+                created_at,
+            },
+        )
+        .collect())
+}
