@@ -81,6 +81,10 @@ async fn openapi_document_describes_every_route() {
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
+        ("GET", "/admin/retention"),
+        ("PUT", "/admin/retention"),
+        ("POST", "/admin/delete"),
+        ("GET", "/admin/deletes"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

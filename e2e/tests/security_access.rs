@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use logagg_testkit::{event_json, http, wait_for, HttpReply, Service, TestEnv};
+use logagg_testkit::{event_json, http, sha256_hex, wait_for, HttpReply, Service, TestEnv};
 use serde_json::{json, Value};
 
 const PUBLISHER: &str = "pub-7c1e0b1a-token";
@@ -18,23 +18,6 @@ const EVERYTHING: &str = "env-4b5a6978-token";
 const UNKNOWN: &str = "unknown-0000-token";
 /// Events per second allowed to the `limited` token.
 const RATE: usize = 20;
-
-fn sha256_hex(token: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(token.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("sha256sum output");
-    String::from_utf8(out.stdout).expect("utf-8")[..64].to_owned()
-}
 
 fn tokens_file(dir: &Path, lines: &[(&str, &str, &str, &str)]) -> PathBuf {
     let mut text = String::from("# name scopes hash [rate=N]\n");
@@ -88,10 +71,13 @@ async fn call(api: &Service, method: &str, path: &str, token: Option<&str>, n: u
     if path.starts_with("/events/stream") {
         return call_stream(&api.url(path), &headers).await;
     }
-    let body = (method == "POST").then(|| {
-        let id = format!("m-{n}");
-        serde_json::to_vec(&event_json("matrix", &id)).expect("json")
-    });
+    let body = match (method, path) {
+        ("POST", "/admin/delete") => Some(json!({"topic": "matrix", "event_ids": ["absent"]})),
+        ("PUT", "/admin/retention") => Some(json!({"topic": "matrix", "retention_seconds": null})),
+        ("POST", _) => Some(event_json("matrix", &format!("m-{n}"))),
+        _ => None,
+    }
+    .map(|body| serde_json::to_vec(&body).expect("json"));
     http(method, &api.url(path), &headers, body).await
 }
 
@@ -161,6 +147,8 @@ async fn every_route_answers_each_kind_of_caller_as_its_scope_says() {
             let method = method.to_ascii_uppercase();
             let scope = if open.contains(&template.as_str()) {
                 None
+            } else if template.starts_with("/admin/") {
+                Some("admin")
             } else if method == "POST" && template == "/publish" {
                 Some("publish")
             } else if method == "GET" {

@@ -146,6 +146,13 @@ impl TestEnv {
         self.sandbox.counts().await.expect("counters")
     }
 
+    /// The retention ledger, asserting `unique_processed = rows + expired + deleted`.
+    pub async fn assert_ledger(&self, when: &str) -> logagg_core::db::retention::Ledger {
+        let ledger = self.sandbox.ledger().await.expect("ledger");
+        assert!(ledger.holds(), "{when}: invariant broken: {ledger:?}");
+        ledger
+    }
+
     /// Rows in `events`.
     pub async fn rows(&self) -> i64 {
         self.sandbox.rows().await.expect("count events")

@@ -1,4 +1,5 @@
-//! Valid events for tests: a fixed timestamp, a source naming the suite, a small payload.
+//! Valid events for tests (a fixed timestamp, a source naming the suite, a small payload) and
+//! the hash an API tokens file stores for a token.
 
 use logagg_core::Event;
 use serde_json::{json, Value};
@@ -12,4 +13,22 @@ pub fn event_json(topic: &str, event_id: &str) -> Value {
 /// The same event, validated.
 pub fn event(topic: &str, event_id: &str) -> Event {
     Event::from_value(&event_json(topic, event_id)).expect("valid test event")
+}
+
+/// The hex SHA-256 of `token`, as a `LOGAGG_API_TOKENS_FILE` line stores it (`sha256sum`).
+pub fn sha256_hex(token: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(token.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("sha256sum output");
+    String::from_utf8(out.stdout).expect("utf-8")[..64].to_owned()
 }

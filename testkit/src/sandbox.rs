@@ -139,6 +139,12 @@ impl Sandbox {
         Ok(total)
     }
 
+    /// `unique_processed`, rows, `expired` and `deleted` from one snapshot.
+    pub async fn ledger(&self) -> anyhow::Result<db::retention::Ledger> {
+        let mut conn = self.pool.get().await?;
+        Ok(db::retention::ledger(&mut conn, &self.group, &self.topic).await?)
+    }
+
     /// Rows in `events`.
     pub async fn rows(&self) -> anyhow::Result<i64> {
         let mut conn = self.pool.get().await?;

@@ -340,3 +340,43 @@ pub async fn audit(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<Audit
         )
         .collect())
 }
+
+/// The retention invariant's four figures, read in one statement (one snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Ledger {
+    #[diesel(sql_type = Int8)]
+    pub unique_processed: i64,
+    #[diesel(sql_type = Int8)]
+    pub rows: i64,
+    #[diesel(sql_type = Int8)]
+    pub expired: i64,
+    #[diesel(sql_type = Int8)]
+    pub deleted: i64,
+}
+
+impl Ledger {
+    /// `unique_processed = rows + expired + deleted`.
+    pub fn holds(&self) -> bool {
+        self.unique_processed == self.rows + self.expired + self.deleted
+    }
+}
+
+/// The group's [`Ledger`] from one snapshot of the database.
+pub async fn ledger(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+    kafka_topic: &str,
+) -> Result<Ledger, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT (SELECT COALESCE(sum(unique_processed), 0) FROM partition_progress \
+                  WHERE consumer_group = $1 AND kafka_topic = $2)::int8 AS unique_processed, \
+                (SELECT count(*) FROM events)::int8 AS rows, \
+                COALESCE(sum(expired), 0)::int8 AS expired, \
+                COALESCE(sum(deleted), 0)::int8 AS deleted \
+         FROM topic_counters WHERE consumer_group = $1 AND kafka_topic = $2",
+    )
+    .bind::<Text, _>(group)
+    .bind::<Text, _>(kafka_topic)
+    .get_result(conn)
+    .await?)
+}
