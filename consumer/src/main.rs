@@ -64,10 +64,8 @@ enum RetentionAction {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    telemetry::init();
-    telemetry::exit_code(run().await)
+fn main() -> std::process::ExitCode {
+    telemetry::run_main(run)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -120,12 +118,6 @@ async fn run() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&policies)?);
             Ok(())
         }
-        Command::Migrate => {
-            let applied = db::run_migrations(&database.url)
-                .await
-                .context("migrating")?;
-            println!("applied {applied} migration(s)");
-            Ok(())
-        }
+        Command::Migrate => logagg_core::startup::migrate_command(&database).await,
     }
 }

@@ -56,21 +56,6 @@ pub async fn list(conn: &mut AsyncPgConnection, group: &str) -> Result<Vec<DeadL
         .await?)
 }
 
-/// Deletes a group's dead letters (the consumer's `replay --rebuild`).
-pub async fn delete_group(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    kafka_topic: &str,
-) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        dead_letters::table
-            .filter(dead_letters::consumer_group.eq(group))
-            .filter(dead_letters::kafka_topic.eq(kafka_topic)),
-    )
-    .execute(conn)
-    .await?)
-}
-
 /// Filters and paging of `GET /dead-letters` (newest first by id).
 #[derive(Debug, Clone, Default)]
 pub struct DeadLetterQuery {
