@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 # Where `make install` puts the three binaries (cargo's default: ~/.cargo/bin, on PATH after rustup).
 INSTALL_ROOT ?=
 
-.PHONY: help check test run up down install bench bench-smoke deps build lint unit
+.PHONY: help check test run up down install bench bench-smoke deps build lint unit soak-retention
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
@@ -39,6 +39,10 @@ bench: ## benchmarks at full size (release build); prints a table, rewrites docs
 
 bench-smoke: ## a few seconds of each benchmark at small sizes (debug build); checks counts only
 	@bash scripts/bench.sh --smoke $(BENCH_ARGS)
+
+soak-retention: ## 22 min steady ingest with a 3 min retention against make up's services; writes docs/RETENTION_SOAK.md (not in make test)
+	cargo build --workspace --bins
+	cargo test -p logagg-e2e --test soak_retention -- --ignored --nocapture
 
 deps: ## install the Debian packages the build needs (apt; nothing when present)
 	@bash scripts/build-deps.sh

@@ -66,7 +66,7 @@ pub struct Cli {
     #[arg(long)]
     pub query_runs: Option<usize>,
     /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest2, http, fresh,
-    /// queries, schema).
+    /// queries, schema, retention).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }

@@ -14,6 +14,7 @@ mod pg_ceiling;
 mod procfs;
 mod queries;
 mod report;
+mod retention;
 mod rounds;
 mod settings;
 mod stages;
@@ -240,6 +241,22 @@ async fn main() -> anyhow::Result<()> {
         match outcome {
             Ok(forms) => results.queries.forms = forms,
             Err(e) => results.fail("(9) query forms", e),
+        }
+    }
+
+    if only("retention") {
+        let rows = (scale.query_rows / 5).max(1_000);
+        say(format!(
+            "(11) retention: ingest with and without the enforcer, {rows} rows to remove"
+        ));
+        let (outcome, disturbed) = measure("(11) retention", |attempt| {
+            retention::measure(&settings, rows, label("retention", attempt))
+        })
+        .await;
+        results.note_disturbed("(11)", disturbed);
+        match outcome {
+            Ok(r) => results.retention = r,
+            Err(e) => results.fail("(11) retention", e),
         }
     }
 

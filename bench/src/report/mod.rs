@@ -65,6 +65,8 @@ pub struct Results {
     pub fresh: Option<Freshness>,
     /// (9) query forms and (10) ingest by read-side schema.
     pub queries: QueryResults,
+    /// (11) ingest with and without retention running, removal rows/s.
+    pub retention: crate::retention::RetentionResults,
     pub errors: Vec<String>,
     /// Measurements during which Kafka or PostgreSQL restarted even on the second attempt.
     pub disturbed: Vec<String>,
@@ -159,6 +161,7 @@ impl Results {
             cpu_single: None,
             fresh: None,
             queries: QueryResults::default(),
+            retention: Default::default(),
             errors: Vec::new(),
             disturbed: Vec::new(),
             elapsed: Duration::ZERO,
@@ -194,7 +197,12 @@ impl Results {
     /// to was asked for (`--only`).
     pub(super) fn ran(&self, id: &str) -> bool {
         let id = id.trim_start_matches('(');
-        let phases: &[&str] = if id.starts_with('1') {
+        // Two-digit ids first: "10" and "11" also start with '1'.
+        let phases: &[&str] = if id.starts_with("11") {
+            &["retention"]
+        } else if id.starts_with("10") {
+            &["schema"]
+        } else if id.starts_with('1') {
             &["pg"]
         } else if id.starts_with('2') {
             &["ingest", "ingest1", "ingest2"]
@@ -202,8 +210,6 @@ impl Results {
             &["fresh"]
         } else if id.starts_with('9') {
             &["queries"]
-        } else if id.starts_with("10") {
-            &["schema"]
         } else if id.starts_with('4') || id.starts_with("6a") || id.contains("API") {
             &["http"]
         } else if id.starts_with("7b") || id.contains("2 consumers") {
@@ -294,6 +300,23 @@ impl Results {
                     .find(|(s, _)| *s == schema)
                     .map(|(_, rate)| *rate),
             );
+        }
+        let retention = &self.retention;
+        for (name, value) in [
+            (
+                "(11) insert, no retention running",
+                retention.ingest_without,
+            ),
+            ("(11) insert, retention removing", retention.ingest_with),
+            ("(11) removal rows/s", retention.removal_rows_per_s),
+        ] {
+            positive(name, Some(value));
+        }
+        if self.ran("(11)") && retention.removed != retention.rows {
+            out.push(format!(
+                "(11): retention removed {} rows, {} were due",
+                retention.removed, retention.rows
+            ));
         }
         for run in &self.ingest {
             for e in &run.golden_errors {

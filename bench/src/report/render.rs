@@ -70,6 +70,7 @@ impl Results {
             );
         }
         out += &self.queries.render();
+        out += &self.retention.render();
         self.write_lists(&mut out, ("\nDetails:", "\nErrors:"), "  - ");
         out
     }
@@ -142,6 +143,7 @@ impl Results {
             );
         }
         out += &self.queries.render();
+        out += &self.retention.render();
         self.write_lists(&mut out, ("\n### Details\n", "\n### Errors\n"), "- ");
         let _ = writeln!(out, "{END}");
         out

@@ -380,3 +380,30 @@ pub async fn ledger(
     .get_result(conn)
     .await?)
 }
+
+/// What `events` occupies on disk, and its vacuum state (the soak records it per minute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct TableSize {
+    /// Heap and TOAST.
+    #[diesel(sql_type = Int8)]
+    pub table_bytes: i64,
+    #[diesel(sql_type = Int8)]
+    pub index_bytes: i64,
+    #[diesel(sql_type = Int8)]
+    pub dead_rows: i64,
+    #[diesel(sql_type = Int8)]
+    pub autovacuums: i64,
+}
+
+/// The size of `events` now.
+pub async fn events_size(conn: &mut AsyncPgConnection) -> Result<TableSize, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT pg_table_size('events')::int8 AS table_bytes, \
+                pg_indexes_size('events')::int8 AS index_bytes, \
+                COALESCE(n_dead_tup, 0)::int8 AS dead_rows, \
+                COALESCE(autovacuum_count, 0)::int8 AS autovacuums \
+         FROM pg_stat_user_tables WHERE relname = 'events'",
+    )
+    .get_result(conn)
+    .await?)
+}
