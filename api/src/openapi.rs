@@ -106,6 +106,7 @@ impl Modify for CommonResponses {
             let operations = [
                 (HttpMethod::Get, &mut item.get),
                 (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Put, &mut item.put),
             ];
             for (method, operation) in operations {
                 let Some(operation) = operation.as_mut() else {
@@ -117,6 +118,7 @@ impl Modify for CommonResponses {
                 });
                 let method = match method {
                     HttpMethod::Post => warp::http::Method::POST,
+                    HttpMethod::Put => warp::http::Method::PUT,
                     _ => warp::http::Method::GET,
                 };
                 if let Some(scope) = crate::auth::required_scope(&method, path) {
