@@ -5,7 +5,7 @@
 mod retention_support;
 
 use logagg_testkit::{event_json, TestEnv};
-use retention_support::{admin, backdate, quick_enforcer, TIMEOUT};
+use retention_support::{backdate, quick_enforcer, set_retention, TIMEOUT};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -15,15 +15,7 @@ async fn a_kept_event_is_a_duplicate_and_an_expired_one_is_stored_again() {
     let client = api.api();
     let event = event_json("horizon", "h-1");
     let other = event_json("horizon", "h-2");
-    admin(
-        &api,
-        "PUT",
-        "/admin/retention",
-        Some(&json!({"topic": "horizon", "retention_seconds": 3600})),
-        None,
-        200,
-    )
-    .await;
+    set_retention(&api, json!({"topic": "horizon", "retention_seconds": 3600})).await;
 
     client.publish_ok(&json!([event, other])).await;
     env.wait_counts(TIMEOUT, "the originals", |c| c.received == 2)

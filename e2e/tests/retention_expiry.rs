@@ -6,7 +6,9 @@
 mod retention_support;
 
 use logagg_testkit::{wait_for, TestEnv};
-use retention_support::{admin, backdate, mean_batch_ms, metric, plan, quick_enforcer, TIMEOUT};
+use retention_support::{
+    admin, backdate, mean_batch_ms, metric, plan, quick_enforcer, set_retention, TIMEOUT,
+};
 use serde_json::json;
 
 /// Rows per retention DELETE: small, so the old rows go in many steps.
@@ -31,15 +33,7 @@ async fn old_rows_expire_in_steps_while_ingest_continues_and_the_ledger_holds() 
 
     // A default of ten minutes; new rows keep flowing while the old ones go.
     let metrics_before = consumer.get_text("/metrics").await.expect("metrics");
-    let policies = admin(
-        &api,
-        "PUT",
-        "/admin/retention",
-        Some(&json!({"retention_seconds": 600})),
-        None,
-        200,
-    )
-    .await;
+    let policies = set_retention(&api, json!({"retention_seconds": 600})).await;
     assert_eq!(policies["default_seconds"], 600, "{policies}");
     let new = plan(3_000, 2, 2, "new");
     let sender = env.spawn_paced_sender(&new, 100, std::time::Duration::from_millis(20));
@@ -126,24 +120,8 @@ async fn exactly_one_consumer_enforces_and_a_topic_can_be_exempted() {
     })
     .await;
     // Everything expires after a minute, except topic ex.0, kept forever.
-    admin(
-        &api,
-        "PUT",
-        "/admin/retention",
-        Some(&json!({"retention_seconds": 60})),
-        None,
-        200,
-    )
-    .await;
-    let policies = admin(
-        &api,
-        "PUT",
-        "/admin/retention",
-        Some(&json!({"topic": "ex.0", "retention_seconds": null})),
-        None,
-        200,
-    )
-    .await;
+    set_retention(&api, json!({"retention_seconds": 60})).await;
+    let policies = set_retention(&api, json!({"topic": "ex.0", "retention_seconds": null})).await;
     assert_eq!(
         policies["topics"]["ex.0"],
         serde_json::Value::Null,

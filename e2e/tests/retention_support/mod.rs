@@ -51,6 +51,11 @@ pub async fn admin(
     reply.json()
 }
 
+/// `PUT /admin/retention` with `body` on an open API; the policies it answers.
+pub async fn set_retention(api: &Service, body: Value) -> Value {
+    admin(api, "PUT", "/admin/retention", Some(&body), None, 200).await
+}
+
 /// Backdates the stored time of the rows `condition` selects by `age` (SQL interval text):
 /// the age retention measures, without waiting for it.
 pub fn backdate(condition: &str, age: &str) -> String {
