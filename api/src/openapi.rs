@@ -51,6 +51,10 @@ use crate::handlers::{dead_letters, events, export, health, publish, stats, stre
         contract::DependencyDown,
         contract::DownMarker,
         contract::AliveResponse,
+        contract::DeadLetterView,
+        contract::RawEncoding,
+        contract::RetryResponse,
+        logagg_core::db::counters::TopicSummary,
     )),
     modifiers(&BearerScheme),
 )]
@@ -125,5 +129,35 @@ mod tests {
         let doc = document();
         check(&doc, &doc);
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    }
+
+    /// The filter parameters every read route accepts are documented on each of them, and the
+    /// bodies of /topics and /dead-letters are typed, not a bare object.
+    #[test]
+    fn read_routes_document_their_filters_and_bodies() {
+        let doc = document();
+        for path in ["/events", "/events/export", "/events/stream"] {
+            let names: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: no parameters"))
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for filter in crate::handlers::search::FILTER_PARAMS {
+                assert!(names.contains(&filter), "{path} does not document {filter}");
+            }
+        }
+        for (path, schema) in [
+            ("/topics", "TopicSummary"),
+            ("/dead-letters", "DeadLetterView"),
+        ] {
+            let body = &doc["paths"][path]["get"]["responses"]["200"]["content"]
+                ["application/json"]["schema"];
+            assert_eq!(
+                body["items"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{path}: {body}"
+            );
+        }
     }
 }
