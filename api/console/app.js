@@ -31,10 +31,12 @@ function show(hash) {
 function askForToken(status, reason) {
   const dialog = document.getElementById("token-dialog");
   const input = document.getElementById("token-input");
-  document.getElementById("token-reason").textContent =
-    status === 403
-      ? `The token in use may not do this (${reason}). Give a token with that scope.`
-      : `This API needs a token (${reason}).`;
+  const reasons = {
+    0: `Give the token this tab should use (${reason}).`,
+    401: `This API needs a token (${reason}).`,
+    403: `The token in use may not do this (${reason}). Give a token with that scope.`,
+  };
+  document.getElementById("token-reason").textContent = reasons[status] ?? reasons[401];
   input.value = "";
   dialog.showModal();
   input.focus();
