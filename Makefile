@@ -58,4 +58,4 @@ unit: ## the tests that need no service: unit tests and the pure-logic test file
 	cargo test --workspace --lib --bins
 	cargo test -p logagg-core --test config_doc
 	cargo test -p logagg-api --test publish_validation
-	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config
+	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config --test codebase_shape

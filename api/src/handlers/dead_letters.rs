@@ -15,6 +15,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::events::parse_query_string;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search;
 use crate::state::AppState;
 
@@ -153,8 +154,7 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
     ),
     responses(
         (status = 200, description = "Dead letters, newest first", body = Vec<DeadLetterView>),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {

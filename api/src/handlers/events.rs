@@ -12,6 +12,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::export;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 
@@ -121,9 +122,7 @@ pub async fn resolve(
     ),
     responses(
         (status = 200, description = "Events", body = Vec<EventView>),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn list(
@@ -218,7 +217,6 @@ fn storable(text: &str) -> bool {
     responses(
         (status = 200, description = "The event", body = EventView),
         (status = 404, description = "No such event", body = ErrorBody),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
 )]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use logagg_core::contract::{ErrorBody, EventView};
+use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, EventQuery};
 use logagg_core::db::DbError;
@@ -15,6 +15,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::{events, search};
 use crate::state::AppState;
 
@@ -38,8 +39,7 @@ const BATCHES_AHEAD: usize = 2;
     ),
     responses(
         (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Too many exports running, or database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn export(

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use logagg_core::contract::{ErrorBody, EventView};
+use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, CommitCursor, EventFilter, EventQuery};
 use logagg_core::db::tail;
@@ -18,6 +18,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::events::parse_query_string;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 use crate::tail::Batch;
@@ -38,8 +39,7 @@ const CLIENT_QUEUE: usize = 256;
     ),
     responses(
         (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Too many open streams, or database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn stream(

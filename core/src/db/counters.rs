@@ -175,18 +175,3 @@ pub async fn summaries(
     .load(conn)
     .await?)
 }
-
-/// Deletes a group's topic counters (the consumer's `replay --rebuild`).
-pub async fn delete_group(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    kafka_topic: &str,
-) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        tc::table
-            .filter(tc::consumer_group.eq(group))
-            .filter(tc::kafka_topic.eq(kafka_topic)),
-    )
-    .execute(conn)
-    .await?)
-}
