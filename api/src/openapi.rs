@@ -6,6 +6,7 @@ use logagg_core::contract;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::console;
 use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
 
 #[derive(OpenApi)]
@@ -32,6 +33,9 @@ use crate::handlers::{admin, dead_letters, events, export, health, publish, stat
         admin::put_retention,
         admin::delete,
         admin::deletes,
+        console::root,
+        console::index,
+        console::asset,
     ),
     components(schemas(
         logagg_core::Event,

@@ -22,6 +22,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/admin/retention"),
     ("POST", "/admin/delete"),
     ("GET", "/admin/deletes"),
+    // The web console (`console`): its page, its files, and `/` redirecting to it.
+    ("GET", "/"),
+    ("GET", "/console"),
+    ("GET", "/console/{asset}"),
 ];
 
 /// The methods metric labels keep; any other becomes `OTHER`, so a client cannot mint labels.
@@ -87,7 +91,8 @@ mod tests {
         assert_eq!(allowed_methods("/events/a/b/c").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/openapi.json").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/stats/1"), None);
-        assert_eq!(allowed_methods("/"), None);
+        assert_eq!(allowed_methods("/").as_deref(), Some("GET"));
+        assert_eq!(allowed_methods("/console/app.js").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/publishx"), None);
         assert_eq!(allowed_methods("/events/stream").as_deref(), Some("GET"));
         assert_eq!(

@@ -258,6 +258,8 @@ pub fn routes(
         .unify()
         .or(openapi)
         .unify()
+        .or(crate::console::routes())
+        .unify()
         // Boxed: the route tree's full type outgrows the compiler's type-depth limit.
         .boxed()
         .or(fallback)
