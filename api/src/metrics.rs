@@ -117,3 +117,19 @@ pub fn dead_letter_gauges(pending: &logagg_core::db::dead_letters::Pending) -> S
         pending.oldest_age_seconds.unwrap_or(0.0)
     )
 }
+
+/// Offsets lost per partition (a gap in the log: deleted by the broker before they were
+/// stored), from the progress rows; exact across restarts, unlike the consumer's counter.
+pub fn lost_gauges(rows: &[logagg_core::db::progress::Progress]) -> String {
+    let mut text = String::from(
+        "# HELP logagg_lost_records Offsets deleted by the broker before the group stored them, per partition.\n\
+         # TYPE logagg_lost_records gauge\n",
+    );
+    for row in rows {
+        text += &format!(
+            "logagg_lost_records{{partition=\"{}\"}} {}\n",
+            row.kafka_partition, row.lost
+        );
+    }
+    text
+}

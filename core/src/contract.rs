@@ -158,6 +158,13 @@ pub struct StatsResponse {
     pub kafka_topic: String,
     /// Lag per partition (keyed by partition number); null when the broker does not answer.
     pub lag_per_partition: Option<BTreeMap<String, i64>>,
+    /// Offsets the broker deleted before they were stored (a gap in the log: retention
+    /// outran stopped consumers); never part of `received`. See docs/GUARANTEES.md.
+    #[serde(default)]
+    pub lost: i64,
+    /// `lost` per partition (keyed by partition number), every partition with progress.
+    #[serde(default)]
+    pub lost_per_partition: BTreeMap<String, i64>,
     /// Counters per event topic.
     pub per_topic: BTreeMap<String, TopicCounts>,
     pub received: i64,

@@ -196,6 +196,14 @@ impl TestEnv {
         assert_eq!(self.high_watermarks().await, records, "{what}");
     }
 
+    /// Deletes the records of `partition` below `offset` (see
+    /// [`crate::kafka::delete_records_before`]); the new log start offset.
+    pub async fn delete_records_before(&self, partition: i32, offset: i64) -> i64 {
+        crate::kafka::delete_records_before(&self.services.brokers, &self.topic, partition, offset)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
     /// Produces one raw record (any bytes, optional key and partition); (partition, offset).
     pub async fn produce_raw(
         &self,

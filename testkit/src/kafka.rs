@@ -1,6 +1,7 @@
 //! Kafka for tests: topics that are ready when created (every partition has a leader visible in
 //! metadata, so a watermark read right after cannot fail with UnknownTopicOrPartition), topic
-//! deletion, raw records of any shape, and the log's end offsets.
+//! deletion, records deleted from a log's start (deleteRecords: retention on demand), raw
+//! records of any shape, and the log's end offsets.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,6 +80,30 @@ pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
         result.map_err(|(t, e)| anyhow::anyhow!("delete topic {t}: {e}"))?;
     }
     Ok(())
+}
+
+/// Deletes every record of `topic`'s `partition` below `offset` (the broker's deleteRecords,
+/// what retention does, but deterministic); returns the new log start offset.
+pub async fn delete_records_before(
+    brokers: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> anyhow::Result<i64> {
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    wanted.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))?;
+    let deleted = admin(brokers)?
+        .delete_records(&wanted, &options())
+        .await
+        .with_context(|| format!("deleteRecords {topic}/{partition} before {offset}"))?;
+    let element = deleted
+        .find_partition(topic, partition)
+        .context("deleteRecords answered without the partition")?;
+    element.error()?;
+    match element.offset() {
+        rdkafka::Offset::Offset(low) => Ok(low),
+        other => anyhow::bail!("deleteRecords answered {other:?}"),
+    }
 }
 
 /// `partition -> high watermark` (records ever written) of `topic`. Blocking.

@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Reply;
 
-use logagg_core::db::dead_letters;
+use logagg_core::db::{dead_letters, progress};
 
 use crate::state::AppState;
 
@@ -65,20 +65,26 @@ pub fn healthz() -> Response {
     summary = "Prometheus metrics.",
     responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
 )]
-/// The API's own metrics plus the pending dead letters (omitted while PostgreSQL is down).
+/// The API's own metrics plus the pending dead letters and the offsets lost per partition
+/// (both omitted while PostgreSQL is down).
 pub async fn metrics(state: AppState) -> Response {
-    let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
+    let from_database = tokio::time::timeout(CHECK_TIMEOUT, async {
         let mut conn = state.pool.get().await.ok()?;
-        dead_letters::pending(&mut conn, &state.kafka.group)
+        let pending = dead_letters::pending(&mut conn, &state.kafka.group)
             .await
-            .ok()
+            .ok()?;
+        let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic)
+            .await
+            .ok()?;
+        Some((pending, rows))
     })
     .await
     .ok()
     .flatten();
     let mut text = state.metrics.render();
-    if let Some(pending) = pending {
+    if let Some((pending, rows)) = from_database {
         text += &crate::metrics::dead_letter_gauges(&pending);
+        text += &crate::metrics::lost_gauges(&rows);
     }
     warp::reply::with_header(text, "content-type", logagg_core::metrics::CONTENT_TYPE)
         .into_response()

@@ -51,6 +51,7 @@ diesel::table! {
         invalid -> Int8,
         replayed -> Int8,
         updated_at -> Timestamptz,
+        lost -> Int8,
     }
 }
 
