@@ -8,6 +8,7 @@ pub mod errors;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod overload;
 pub mod route_table;
 pub mod routes;
 pub mod state;
@@ -51,6 +52,11 @@ pub async fn build_state(
     metrics.register(Box::new(auth.metric()));
     Ok(AppState {
         reads: tail::Reads::new(pool.clone(), config.max_streams, config.stream_heartbeat),
+        publish_budget: {
+            let budget = overload::PublishBudget::new(config.max_inflight_publish_bytes);
+            metrics.register(Box::new(budget.shed.clone()));
+            budget
+        },
         pool,
         producer: EventProducer::new(&kafka, &producer)?,
         kafka: Arc::new(kafka),

@@ -22,4 +22,6 @@ pub struct AppState {
     pub started: Instant,
     /// The live tail's shared poller and the stream and export limits.
     pub reads: Arc<crate::tail::Reads>,
+    /// The cap on in-flight publish work (503 beyond it).
+    pub publish_budget: crate::overload::PublishBudget,
 }

@@ -57,6 +57,7 @@ variables! {
     "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503; for `logagg-producer`, how long each record or request waits for its ack (30000 when unset).",
     "LOGAGG_MAX_BATCH_EVENTS" = "1000": "Most events accepted by one POST /publish.",
     "LOGAGG_MAX_BODY_BYTES" = "4194304": "Largest POST /publish body, in bytes (413 above it).",
+    "LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES" = "33554432": "Body bytes of POST /publish requests one API process works on at once (503 with Retry-After beyond): bounds its memory under a flood.",
     "LOGAGG_STREAM_MAX" = "64": "Most concurrent GET /events/stream clients per API process (503 beyond).",
     "LOGAGG_STREAM_HEARTBEAT_MS" = "15000": "Interval of the comment lines that keep an idle GET /events/stream open through proxies.",
     "LOGAGG_PRODUCER_LINGER_MS" = "1": "librdkafka linger.ms of the producer: how long it waits to fill a batch (each single-event publish waits this long).",
@@ -304,6 +305,8 @@ pub struct ApiConfig {
     pub publish_timeout: Duration,
     pub max_batch_events: usize,
     pub max_body_bytes: u64,
+    /// `LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES`: the cap on in-flight publish work.
+    pub max_inflight_publish_bytes: u64,
     pub max_streams: usize,
     pub stream_heartbeat: Duration,
 }
@@ -317,6 +320,7 @@ impl ApiConfig {
             publish_timeout: millis("LOGAGG_PUBLISH_TIMEOUT_MS")?,
             max_batch_events: parse("LOGAGG_MAX_BATCH_EVENTS")?,
             max_body_bytes: parse("LOGAGG_MAX_BODY_BYTES")?,
+            max_inflight_publish_bytes: parse("LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES")?,
             max_streams: parse("LOGAGG_STREAM_MAX")?,
             stream_heartbeat: millis("LOGAGG_STREAM_HEARTBEAT_MS")?,
         })
