@@ -64,6 +64,24 @@ KAFKA_SCRAM_USER=logagg
 
 # --- logging ------------------------------------------------------------------------------
 _ts() { date +%H:%M:%S; }
+
+# The command line of a service script (kafka.sh, pg.sh): start|stop|restart|status, run by
+# the script's own cmd_start, cmd_stop and cmd_status.
+service_main() {
+  case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    restart)
+      cmd_stop
+      cmd_start
+      ;;
+    status) cmd_status ;;
+    *)
+      echo "usage: $0 start|stop|restart|status" >&2
+      exit 2
+      ;;
+  esac
+}
 log()  { printf '[%s] %s\n' "$(_ts)" "$*" >&2; }
 info() { log "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "$(_ts)" "$*" >&2; }

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
-use logagg_core::{db, shutdown};
+use logagg_core::shutdown;
 use logagg_producer::EventProducer;
 
 pub use state::AppState;
@@ -40,14 +40,7 @@ pub async fn build_state(
     }
     auth.reload_on_sighup()
         .context("installing the SIGHUP handler")?;
-    // Wrong credentials or certificates stop the start here, with the cause.
-    logagg_core::broker_access::check_at_start(&kafka)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    db::run_migrations(&database.url)
-        .await
-        .context("applying database migrations")?;
-    let pool = db::connect(&database)?;
+    let pool = logagg_core::startup::checked_pool(&kafka, &database).await?;
     let metrics = metrics::ApiMetrics::new();
     metrics.register(Box::new(auth.metric()));
     Ok(AppState {

@@ -1,9 +1,8 @@
 //! `logagg-api`: serves the HTTP API, or applies migrations.
 
-use anyhow::Context;
 use clap::Parser;
 use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
-use logagg_core::{db, telemetry};
+use logagg_core::telemetry;
 
 #[derive(Parser)]
 #[command(
@@ -24,21 +23,15 @@ enum Command {
     Migrate,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    telemetry::init();
-    telemetry::exit_code(run().await)
+fn main() -> std::process::ExitCode {
+    telemetry::run_main(run)
 }
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let database = DatabaseConfig::from_env()?;
     if let Some(Command::Migrate) = cli.command {
-        let applied = db::run_migrations(&database.url)
-            .await
-            .context("migrating")?;
-        println!("applied {applied} migration(s)");
-        return Ok(());
+        return logagg_core::startup::migrate_command(&database).await;
     }
     let state = logagg_api::build_state(
         KafkaConfig::from_env()?,

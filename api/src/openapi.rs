@@ -47,8 +47,12 @@ use crate::handlers::{dead_letters, events, export, health, publish, stats, stre
         contract::DependencyDown,
         contract::DownMarker,
         contract::AliveResponse,
+        contract::DeadLetterView,
+        contract::RawEncoding,
+        contract::RetryResponse,
+        logagg_core::db::counters::TopicSummary,
     )),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &CommonResponses),
 )]
 struct ApiDoc;
 
@@ -62,6 +66,63 @@ impl Modify for BearerScheme {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// What every route may answer besides its own responses, added in this one place: a 500
+/// (scrubbed down to the request id), and, where the route needs a token scope, the bearer
+/// security requirement with its 401 and 403.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::HttpMethod;
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let error = |description: String| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Post, &mut item.post),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let responses = &mut operation.responses.responses;
+                responses.entry("500".into()).or_insert_with(|| {
+                    error("Internal error (only the request id is returned)".into())
+                });
+                let method = match method {
+                    HttpMethod::Post => warp::http::Method::POST,
+                    _ => warp::http::Method::GET,
+                };
+                if let Some(scope) = crate::auth::required_scope(&method, path) {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)".into())
+                    });
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error(format!("The token lacks the {} scope", scope.name()))
+                    });
+                    operation.security = Some(vec![
+                        SecurityRequirement::default(),
+                        SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    ]);
+                }
+            }
+        }
     }
 }
 
@@ -121,5 +182,61 @@ mod tests {
         let doc = document();
         check(&doc, &doc);
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    }
+
+    /// The filter parameters every read route accepts are documented on each of them, and the
+    /// bodies of /topics and /dead-letters are typed, not a bare object.
+    #[test]
+    fn read_routes_document_their_filters_and_bodies() {
+        let doc = document();
+        for path in ["/events", "/events/export", "/events/stream"] {
+            let names: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: no parameters"))
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for filter in crate::handlers::search::FILTER_PARAMS {
+                assert!(names.contains(&filter), "{path} does not document {filter}");
+            }
+        }
+        for (path, schema) in [
+            ("/topics", "TopicSummary"),
+            ("/dead-letters", "DeadLetterView"),
+        ] {
+            let body = &doc["paths"][path]["get"]["responses"]["200"]["content"]
+                ["application/json"]["schema"];
+            assert_eq!(
+                body["items"]["$ref"],
+                format!("#/components/schemas/{schema}"),
+                "{path}: {body}"
+            );
+        }
+    }
+
+    /// Every route documents the scrubbed 500; every route that needs a scope documents the
+    /// bearer requirement with its 401 and 403, and the open routes do not.
+    #[test]
+    fn common_responses_follow_the_scopes() {
+        let doc = document();
+        for (method, path) in ROUTES {
+            let operation = &doc["paths"][*path][method.to_lowercase()];
+            let responses = &operation["responses"];
+            assert!(responses["500"].is_object(), "{method} {path}");
+            let needs_token = crate::auth::required_scope(&method.parse().unwrap(), path).is_some();
+            assert_eq!(responses["401"].is_object(), needs_token, "{method} {path}");
+            assert_eq!(responses["403"].is_object(), needs_token, "{method} {path}");
+            assert_eq!(
+                operation["security"].is_array(),
+                needs_token,
+                "{method} {path}"
+            );
+        }
+        assert!(
+            doc["paths"]["/publish"]["post"]["responses"]["403"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("publish scope")
+        );
     }
 }

@@ -59,7 +59,14 @@ pub struct Cli {
     /// Keep the bench databases and topics afterwards.
     #[arg(long)]
     pub keep: bool,
-    /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest2, http, fresh).
+    /// Rows bulk-generated for the query-form latencies of (9) [5000000; smoke 20000].
+    #[arg(long)]
+    pub query_rows: Option<i64>,
+    /// Timed runs of each query form in (9) [30; smoke 3].
+    #[arg(long)]
+    pub query_runs: Option<usize>,
+    /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest2, http, fresh,
+    /// queries, schema).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -83,6 +90,10 @@ impl Cli {
             fresh_rate: cli
                 .fresh_rate
                 .unwrap_or(if cli.smoke { 2_000.0 } else { 5_000.0 }),
+            query_rows: cli
+                .query_rows
+                .unwrap_or(if cli.smoke { 20_000 } else { 5_000_000 }),
+            query_runs: cli.query_runs.unwrap_or(if cli.smoke { 3 } else { 30 }),
             batch: 500,
             batch_concurrency: cli.batch_concurrency,
             single_connections: 64,

@@ -12,6 +12,7 @@ mod ingest;
 mod kafka_ceiling;
 mod pg_ceiling;
 mod procfs;
+mod queries;
 mod report;
 mod rounds;
 mod settings;
@@ -216,6 +217,58 @@ async fn main() -> anyhow::Result<()> {
                 results.fresh = Some(f);
             }
             Err(e) => results.fail("(5) freshness", e),
+        }
+    }
+
+    if only("queries") {
+        say(format!(
+            "(9) query forms on {} bulk-generated events",
+            scale.query_rows
+        ));
+        let (outcome, disturbed) = measure("(9) query forms", |attempt| {
+            queries::latencies(
+                &settings,
+                scale.query_rows,
+                scale.query_runs,
+                label("queries", attempt),
+            )
+        })
+        .await;
+        results.note_disturbed("(9)", disturbed);
+        results.queries.rows = scale.query_rows;
+        results.queries.runs = scale.query_runs;
+        match outcome {
+            Ok(forms) => results.queries.forms = forms,
+            Err(e) => results.fail("(9) query forms", e),
+        }
+    }
+
+    if only("schema") {
+        use queries::ReadSchema;
+        let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
+        for (n, schema) in [ReadSchema::Without, ReadSchema::CursorOnly, ReadSchema::All]
+            .into_iter()
+            .enumerate()
+        {
+            say(format!("(10) ingest, 1 consumer, {}", schema.name()));
+            let (outcome, disturbed) = measure("(10) ingest by schema", |attempt| {
+                queries::ingest_rate(
+                    &settings,
+                    &data,
+                    schema,
+                    label(&format!("schema{n}"), attempt),
+                    timeout,
+                )
+            })
+            .await;
+            results.note_disturbed("(10)", disturbed);
+            match outcome {
+                Ok(rate) => {
+                    say(format!("    {rate:.0} events/s"));
+                    results.queries.ingest.push((schema, rate));
+                }
+                Err(e) => results.fail("(10) ingest by schema", e),
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use logagg_core::db::{query_forms, search};
 
 use crate::dataset::Dataset;
-use crate::env::{self, Scope, Settings};
+use crate::settings::Settings;
 use crate::{ingest, kafka_ceiling, say};
 
 /// One form's latencies.
@@ -31,7 +31,7 @@ pub async fn latencies(
     runs: usize,
     label: String,
 ) -> anyhow::Result<Vec<FormLatency>> {
-    let scope = Scope::new(settings, &label).await?;
+    let scope = settings.sandbox(&label).await?;
     let outcome = async {
         let mut conn = scope.pool.get().await?;
         let started = Instant::now();
@@ -73,7 +73,7 @@ pub async fn latencies(
         anyhow::Ok(out)
     }
     .await;
-    scope.cleanup().await?;
+    scope.remove().await?;
     outcome
 }
 
@@ -133,7 +133,7 @@ pub async fn ingest_rate(
     label: String,
     timeout: Duration,
 ) -> anyhow::Result<f64> {
-    let scope = Scope::new(settings, &label).await?;
+    let scope = settings.sandbox(&label).await?;
     let outcome = async {
         let mut conn = scope.pool.get().await?;
         for statement in schema.drops() {
@@ -142,10 +142,10 @@ pub async fn ingest_rate(
         drop(conn);
         let kafka = scope.kafka();
         let warmup = format!("{}.warmup", scope.topic);
-        env::create_topic(&settings.brokers, &warmup, 1).await?;
+        logagg_testkit::kafka::create_topic(&settings.services.brokers, &warmup, 1).await?;
         let produced =
             tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
-        env::delete_topic(&settings.brokers, &warmup).await?;
+        logagg_testkit::kafka::delete_topic(&settings.services.brokers, &warmup).await?;
         produced?;
         let running = ingest::spawn(&scope, 1)?;
         let run = ingest::measure(&scope, data, running, timeout).await?;
@@ -155,33 +155,53 @@ pub async fn ingest_rate(
         anyhow::Ok(run.rate())
     }
     .await;
-    scope.cleanup().await?;
+    scope.remove().await?;
     outcome
 }
 
-/// The section printed after the main table.
-pub fn render(forms: &[FormLatency], rows: i64, ingest: &[(ReadSchema, f64)]) -> String {
-    let mut out = String::new();
-    if !forms.is_empty() {
-        out += &format!("\n(9) GET /events query forms on {rows} bulk-generated events (limit 101)\n");
-        out += &format!("  {:<42} {:>10} {:>10} {:>6}\n", "form", "p50 ms", "p99 ms", "rows");
-        for f in forms {
+/// What (9) and (10) measured.
+#[derive(Debug, Clone, Default)]
+pub struct QueryResults {
+    /// Rows in the table the forms were timed on.
+    pub rows: i64,
+    pub runs: usize,
+    pub forms: Vec<FormLatency>,
+    /// Events/s of one consumer by read-side schema.
+    pub ingest: Vec<(ReadSchema, f64)>,
+}
+
+impl QueryResults {
+    /// (9) and (10) as Markdown tables: the same text is printed and written to the doc.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if !self.forms.is_empty() {
             out += &format!(
-                "  {:<42} {:>10.2} {:>10.2} {:>6}\n",
-                f.form, f.p50_ms, f.p99_ms, f.rows
+                "\n### (9) `GET /events` query forms on {} bulk-generated events\n\n\
+                 One page (limit 101) per query, {} timed runs each after one warm-up run, in-process \
+                 through `core::db::search` (the SQL the API runs, without HTTP).\n\n",
+                crate::report::thousands(self.rows as f64),
+                self.runs
             );
+            out += "| Form | p50 ms | p99 ms | Rows |\n|---|---:|---:|---:|\n";
+            for f in &self.forms {
+                out += &format!(
+                    "| {} | {:.2} | {:.2} | {} |\n",
+                    f.form, f.p50_ms, f.p99_ms, f.rows
+                );
+            }
         }
-    }
-    if let Some((_, base)) = ingest.iter().find(|(s, _)| *s == ReadSchema::Without) {
-        out += "\n(10) consumer ingest (1 consumer) by read-side schema\n";
-        for (schema, rate) in ingest {
-            out += &format!(
-                "  {:<42} {:>10.0} events/s  ratio {:.2}\n",
-                schema.name(),
-                rate,
-                rate / base
-            );
+        if let Some((_, base)) = self.ingest.iter().find(|(s, _)| *s == ReadSchema::Without) {
+            out += "\n### (10) What the read side costs ingest (1 consumer, same dataset, same run)\n\n";
+            out += "| Schema | Ingest events/s | Ratio to without |\n|---|---:|---:|\n";
+            for (schema, rate) in &self.ingest {
+                out += &format!(
+                    "| {} | {} | {:.2} |\n",
+                    schema.name(),
+                    crate::report::thousands(*rate),
+                    rate / base
+                );
+            }
         }
+        out
     }
-    out
 }

@@ -20,7 +20,7 @@ use std::future::Future;
 
 use anyhow::Context;
 use logagg_core::config::{ConsumerConfig, DatabaseConfig, KafkaConfig};
-use logagg_core::{db, shutdown};
+use logagg_core::shutdown;
 
 /// Stops the start when the broker says the topic does not exist (logagg never creates it, so
 /// waiting would wait forever); a broker that does not answer yet is waited for by the loop.
@@ -53,14 +53,8 @@ pub async fn run(
     config: ConsumerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // Wrong credentials or certificates stop the start here, with the cause.
-    logagg_core::broker_access::check_at_start(&kafka)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    db::run_migrations(&database.url)
-        .await
-        .context("applying database migrations")?;
-    let store = store::BatchStore::new(db::connect(&database)?, &kafka);
+    let pool = logagg_core::startup::checked_pool(&kafka, &database).await?;
+    let store = store::BatchStore::new(pool, &kafka);
     let metrics = metrics::Metrics::new();
     let consumer = group::create_consumer(&kafka, &config, metrics.lag.clone())?;
     refuse_missing_topic(&consumer, &kafka).await?;

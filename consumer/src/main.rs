@@ -35,10 +35,8 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    telemetry::init();
-    telemetry::exit_code(run().await)
+fn main() -> std::process::ExitCode {
+    telemetry::run_main(run)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -66,12 +64,6 @@ async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Migrate => {
-            let applied = db::run_migrations(&database.url)
-                .await
-                .context("migrating")?;
-            println!("applied {applied} migration(s)");
-            Ok(())
-        }
+        Command::Migrate => logagg_core::startup::migrate_command(&database).await,
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use logagg_core::config::KafkaConfig;
-use logagg_core::db::{self, counters, events, progress, DbError};
+use logagg_core::db::{self, events, group_state, DbError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -98,9 +98,7 @@ pub async fn replay(
         let (group, topic) = (kafka.group.as_str(), kafka.topic.as_str());
         conn.transaction::<_, DbError, _>(async |conn| {
             events::delete_all(conn).await?;
-            counters::delete_group(conn, group, topic).await?;
-            progress::delete_group(conn, group, topic).await?;
-            db::dead_letters::delete_group(conn, group, topic).await?;
+            group_state::forget(conn, group, topic).await?;
             Ok(())
         })
         .await

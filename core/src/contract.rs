@@ -140,6 +140,47 @@ fn rfc3339<S: serde::Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::E
     s.serialize_str(&crate::event::format_timestamp(ts))
 }
 
+/// A record the consumer could not store, as `GET /dead-letters` shows it. The raw key and
+/// value are UTF-8 text when they are valid UTF-8, base64 otherwise (`*_encoding` says which;
+/// null when the record had none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetterView {
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Why the record was refused.
+    pub error: String,
+    pub id: i64,
+    pub kafka_topic: String,
+    pub key: Option<String>,
+    #[schema(example = "utf8")]
+    pub key_encoding: Option<RawEncoding>,
+    pub offset: i64,
+    pub partition: i32,
+    /// When it was last re-published by `POST /dead-letters/{id}/retry`.
+    #[schema(format = DateTime)]
+    pub retried_at: Option<String>,
+    pub value: Option<String>,
+    pub value_encoding: Option<RawEncoding>,
+}
+
+/// How a dead letter's raw bytes are written in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawEncoding {
+    Utf8,
+    Base64,
+}
+
+/// `POST /dead-letters/{id}/retry` answered 200: where the record went back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RetryResponse {
+    pub dead_letter: DeadLetterView,
+    pub offset: i64,
+    pub partition: i32,
+    #[schema(example = "republished")]
+    pub status: String,
+}
+
 /// `GET /stats`: exact counters read from PostgreSQL, so every API instance answers the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StatsResponse {

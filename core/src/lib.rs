@@ -16,6 +16,7 @@ pub mod kafka_security;
 pub mod metrics;
 pub mod secret;
 pub mod shutdown;
+pub mod startup;
 pub mod telemetry;
 
 pub use event::{Event, FieldError};

@@ -41,3 +41,18 @@ pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
         }
     }
 }
+
+/// The whole `main` of a service binary: installs tracing ([`init`]), runs `run` on a
+/// multi-threaded Tokio runtime and turns its result into the exit status ([`exit_code`]).
+pub fn run_main<Fut>(run: impl FnOnce() -> Fut) -> std::process::ExitCode
+where
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    init();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => exit_code(runtime.block_on(run())),
+        Err(error) => exit_code(Err(
+            anyhow::Error::new(error).context("starting the runtime")
+        )),
+    }
+}

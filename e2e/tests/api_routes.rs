@@ -2,8 +2,6 @@
 //! `Allow`, the OpenAPI document against the routes it describes, request ids, and a refused
 //! body that leaves the keep-alive connection usable.
 
-use std::collections::BTreeSet;
-
 use logagg_testkit::http::read_response;
 use logagg_testkit::{event_json, http, openapi, TestEnv};
 use serde_json::json;
@@ -67,25 +65,14 @@ async fn openapi_document_describes_every_route() {
     let (status, doc) = api.get("/openapi.json").await;
     assert_eq!(status, 200);
     let documented = openapi::operations(&doc);
-    let expected: BTreeSet<(String, String)> = [
-        ("POST", "/publish"),
-        ("GET", "/events"),
-        ("GET", "/events/{topic}/{event_id}"),
-        ("GET", "/events/stream"),
-        ("GET", "/events/export"),
-        ("GET", "/topics"),
-        ("GET", "/dead-letters"),
-        ("POST", "/dead-letters/{id}/retry"),
-        ("GET", "/stats"),
-        ("GET", "/health"),
-        ("GET", "/healthz"),
-        ("GET", "/metrics"),
-        ("GET", "/openapi.json"),
-    ]
-    .into_iter()
-    .map(|(m, p)| (m.to_owned(), p.to_owned()))
-    .collect();
-    assert_eq!(documented, expected);
+    // That the document names exactly the route table is the api crate's unit test
+    // (openapi::tests::documents_exactly_the_route_table); here: the served document is that
+    // one, and every operation it names is really served.
+    assert!(
+        documented.contains(&("POST".to_owned(), "/publish".to_owned()))
+            && documented.contains(&("GET".to_owned(), "/openapi.json".to_owned())),
+        "{documented:?}"
+    );
     // Every documented operation is served (not 404/405).
     for (method, path) in &documented {
         let concrete = match path.as_str() {

@@ -102,7 +102,7 @@ pub fn assert_stats_match(stats: &logagg_core::contract::StatsResponse, counts: 
 
 /// Asserts `letters` is exactly one dead letter, at `offset`, whose reason mentions `reason`.
 pub fn assert_one_dead_letter(
-    letters: &[logagg_core::db::dead_letters::DeadLetter],
+    letters: &[logagg_core::db::dead_letters::StoredDeadLetter],
     offset: i64,
     reason: &str,
 ) {

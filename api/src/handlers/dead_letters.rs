@@ -5,16 +5,17 @@
 use std::collections::HashMap;
 
 use base64::Engine;
-use logagg_core::contract::ErrorBody;
+use logagg_core::contract::{DeadLetterView, ErrorBody, RawEncoding, RetryResponse};
+use logagg_core::db::counters::{self, TopicSummary};
 use logagg_core::db::dead_letters::{self, DeadLetterQuery, StoredDeadLetter};
-use logagg_core::db::{counters, DbError};
-use serde_json::{json, Value};
+use logagg_core::db::DbError;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::events::parse_query_string;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search;
 use crate::state::AppState;
 
@@ -26,7 +27,7 @@ const MAX_LIMIT: i64 = 1000;
     path = "/topics",
     summary = "Every topic with its stored count, event-time bounds, last store time and counters.",
     responses(
-        (status = 200, description = "An array of topics", body = Object),
+        (status = 200, description = "Every topic", body = Vec<TopicSummary>),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
 )]
@@ -36,38 +37,37 @@ pub async fn topics(state: AppState) -> Result<Response, ApiError> {
     Ok(warp::reply::json(&topics).into_response())
 }
 
-/// Raw bytes as `{"<name>": text, "<name>_encoding": "utf8" | "base64"}` fields.
-fn raw(name: &str, bytes: &Option<Vec<u8>>, out: &mut serde_json::Map<String, Value>) {
-    let (text, encoding) = match bytes {
-        None => (Value::Null, Value::Null),
+/// Raw bytes as text when they are UTF-8, else base64, with the encoding used.
+fn raw(bytes: &Option<Vec<u8>>) -> (Option<String>, Option<RawEncoding>) {
+    match bytes {
+        None => (None, None),
         Some(b) => match std::str::from_utf8(b) {
-            Ok(text) => (json!(text), json!("utf8")),
+            Ok(text) => (Some(text.to_owned()), Some(RawEncoding::Utf8)),
             Err(_) => (
-                json!(base64::engine::general_purpose::STANDARD.encode(b)),
-                json!("base64"),
+                Some(base64::engine::general_purpose::STANDARD.encode(b)),
+                Some(RawEncoding::Base64),
             ),
         },
-    };
-    out.insert(name.to_owned(), text);
-    out.insert(format!("{name}_encoding"), encoding);
+    }
 }
 
-fn render(letter: &StoredDeadLetter) -> Value {
+fn render(letter: &StoredDeadLetter) -> DeadLetterView {
     let time = logagg_core::event::format_timestamp;
-    let mut out = serde_json::Map::new();
-    out.insert("id".into(), json!(letter.id));
-    out.insert("kafka_topic".into(), json!(letter.kafka_topic));
-    out.insert("partition".into(), json!(letter.kafka_partition));
-    out.insert("offset".into(), json!(letter.kafka_offset));
-    raw("key", &letter.record_key, &mut out);
-    raw("value", &letter.record_value, &mut out);
-    out.insert("error".into(), json!(letter.error));
-    out.insert("created_at".into(), json!(time(&letter.created_at)));
-    out.insert(
-        "retried_at".into(),
-        json!(letter.retried_at.as_ref().map(time)),
-    );
-    Value::Object(out)
+    let (key, key_encoding) = raw(&letter.record_key);
+    let (value, value_encoding) = raw(&letter.record_value);
+    DeadLetterView {
+        created_at: time(&letter.created_at),
+        error: letter.error.clone(),
+        id: letter.id,
+        kafka_topic: letter.kafka_topic.clone(),
+        key,
+        key_encoding,
+        offset: letter.kafka_offset,
+        partition: letter.kafka_partition,
+        retried_at: letter.retried_at.as_ref().map(time),
+        value,
+        value_encoding,
+    }
 }
 
 fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> {
@@ -153,9 +153,8 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
     ),
     responses(
-        (status = 200, description = "An array of dead letters", body = Object),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 200, description = "Dead letters, newest first", body = Vec<DeadLetterView>),
+        ReadErrors,
     ),
 )]
 pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
@@ -174,7 +173,7 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
     drop(conn);
     let more = rows.len() as i64 > query.limit;
     rows.truncate(query.limit as usize);
-    let body: Vec<Value> = rows.iter().map(render).collect();
+    let body: Vec<DeadLetterView> = rows.iter().map(render).collect();
     let mut response = warp::reply::json(&body).into_response();
     if let (true, Some(last)) = (more, rows.last()) {
         // The same query continued below the last id.
@@ -207,7 +206,7 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
     summary = "Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).",
     params(("id" = i64, Path, description = "The dead letter's id")),
     responses(
-        (status = 200, description = "Re-published", body = Object),
+        (status = 200, description = "Re-published", body = RetryResponse),
         (status = 404, description = "No such dead letter", body = ErrorBody),
         (status = 503, description = "Broker or database unavailable", body = ErrorBody),
     ),
@@ -230,12 +229,12 @@ pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
     let letter = dead_letters::get(&mut conn, &state.kafka.group, id)
         .await?
         .ok_or_else(missing)?;
-    Ok(warp::reply::json(&json!({
-        "status": "republished",
-        "partition": ack.partition,
-        "offset": ack.offset,
-        "dead_letter": render(&letter),
-    }))
+    Ok(warp::reply::json(&RetryResponse {
+        dead_letter: render(&letter),
+        offset: ack.offset,
+        partition: ack.partition,
+        status: "republished".to_owned(),
+    })
     .into_response())
 }
 
@@ -245,13 +244,15 @@ mod tests {
 
     #[test]
     fn raw_bytes_are_text_when_utf8_else_base64() {
-        let mut out = serde_json::Map::new();
-        raw("key", &Some(b"ok".to_vec()), &mut out);
-        raw("value", &Some(vec![0xff, 0x00]), &mut out);
         assert_eq!(
-            Value::Object(out),
-            json!({"key": "ok", "key_encoding": "utf8", "value": "/wA=", "value_encoding": "base64"})
+            raw(&Some(b"ok".to_vec())),
+            (Some("ok".to_owned()), Some(RawEncoding::Utf8))
         );
+        assert_eq!(
+            raw(&Some(vec![0xff, 0x00])),
+            (Some("/wA=".to_owned()), Some(RawEncoding::Base64))
+        );
+        assert_eq!(raw(&None), (None, None));
     }
 
     #[test]

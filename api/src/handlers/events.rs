@@ -12,6 +12,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::export;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 
@@ -113,12 +114,7 @@ pub async fn resolve(
     path = "/events",
     summary = "Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.",
     params(
-        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
-        ("source" = Option<String>, Query, description = "Exact source"),
-        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
-        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
-        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
-        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        search::FilterParams,
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Events per page (default 100)"),
         ("before" = Option<i64>, Query, description = "Only events with an id below this one (the last id of a newest-first page)"),
         ("after" = Option<String>, Query, description = "Oldest first (order=asc): events stored after this one in commit order; an event id or the cursor <tx>.<id> of Link / the stream's event ids. Newest first: only ids above it"),
@@ -126,9 +122,7 @@ pub async fn resolve(
     ),
     responses(
         (status = 200, description = "Events", body = Vec<EventView>),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn list(
@@ -223,7 +217,6 @@ fn storable(text: &str) -> bool {
     responses(
         (status = 200, description = "The event", body = EventView),
         (status = 404, description = "No such event", body = ErrorBody),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
 )]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use logagg_core::contract::{ErrorBody, EventView};
+use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, EventQuery};
 use logagg_core::db::DbError;
@@ -15,7 +15,8 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::events;
+use crate::handlers::responses::ReadErrors;
+use crate::handlers::{events, search};
 use crate::state::AppState;
 
 pub const NDJSON: &str = "application/x-ndjson";
@@ -31,20 +32,14 @@ const BATCHES_AHEAD: usize = 2;
     path = "/events/export",
     summary = "Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).",
     params(
-        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
-        ("source" = Option<String>, Query, description = "Exact source"),
-        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
-        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
-        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
-        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        search::FilterParams,
         ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
         ("before" = Option<i64>, Query, description = "Only ids below this one"),
         ("order" = Option<String>, Query, description = "desc (default) or asc (commit order)"),
     ),
     responses(
         (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Too many exports running, or database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn export(

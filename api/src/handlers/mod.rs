@@ -5,6 +5,7 @@ pub mod events;
 pub mod export;
 pub mod health;
 pub mod publish;
+pub mod responses;
 pub mod search;
 pub mod stats;
 pub mod stream;

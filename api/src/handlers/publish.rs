@@ -30,17 +30,13 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
     path = "/publish",
     summary = "Publish one event, an array of events, or {\"events\": [...]}; answered once the broker acked every event.",
     request_body = PublishRequest,
-    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)", body = ErrorBody),
-        (status = 403, description = "The token lacks the publish scope", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Content type is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
         (status = 429, description = "Over the token's publish rate; nothing published; retry after Retry-After", body = ErrorBody),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
         (status = 503, description = "Broker unavailable or slow, or the API at its in-flight publish cap (LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES); nothing published; retry after Retry-After", body = ErrorBody),
     ),
 )]

@@ -9,6 +9,30 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use crate::errors::ApiError;
 
+/// The filter parameters as the OpenAPI document describes them (for `GET /events`, its export
+/// and the stream). Documentation only: the handlers parse the raw query themselves, so that a
+/// malformed value is a 400 naming its parameter rather than a generic deserialization error.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct FilterParams {
+    /// One topic, or several separated by commas
+    topic: Option<String>,
+    /// Exact source
+    source: Option<String>,
+    /// Event time at or after (RFC 3339 with offset)
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// Event time before (RFC 3339 with offset)
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Case-insensitive substring of the source or the payload's JSON text (trigram index)
+    #[param(min_length = 3, max_length = 200)]
+    q: Option<String>,
+    /// A JSON object the payload contains (jsonb @>), e.g. {"level":"error"}
+    payload: Option<String>,
+}
+
 /// The filter parameters, in the order `Link` writes them.
 pub const FILTER_PARAMS: [&str; 6] = ["topic", "source", "from", "to", "q", "payload"];
 

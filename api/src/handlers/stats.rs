@@ -21,7 +21,6 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
     summary = "Exact counters from PostgreSQL, topics, consumer lag.",
     responses(
         (status = 200, description = "Counters", body = StatsResponse),
-        (status = 500, description = "Internal error (only the request id is returned)", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
 )]

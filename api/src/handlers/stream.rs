@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use logagg_core::contract::{ErrorBody, EventView};
+use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
 use logagg_core::db::search::{self as search_db, After, CommitCursor, EventFilter, EventQuery};
 use logagg_core::db::tail;
@@ -18,6 +18,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::events::parse_query_string;
+use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 use crate::tail::Batch;
@@ -32,19 +33,13 @@ const CLIENT_QUEUE: usize = 256;
     path = "/events/stream",
     summary = "Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.",
     params(
-        ("topic" = Option<String>, Query, description = "One topic, or several separated by commas"),
-        ("source" = Option<String>, Query, description = "Exact source"),
-        ("from" = Option<String>, Query, format = DateTime, description = "Event time at or after (RFC 3339 with offset)"),
-        ("to" = Option<String>, Query, format = DateTime, description = "Event time before (RFC 3339 with offset)"),
-        ("q" = Option<String>, Query, min_length = 3, max_length = 200, description = "Case-insensitive substring of the source or the payload's JSON text (trigram index)"),
-        ("payload" = Option<String>, Query, description = "A JSON object the payload contains (jsonb @>), e.g. {\"level\":\"error\"}"),
+        search::FilterParams,
         ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (wins over after=)"),
     ),
     responses(
         (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
-        (status = 400, description = "Bad query parameter (named in the error)", body = ErrorBody),
-        (status = 503, description = "Too many open streams, or database unavailable", body = ErrorBody),
+        ReadErrors,
     ),
 )]
 pub async fn stream(

@@ -15,6 +15,7 @@ use crate::ingest::Ingest;
 use crate::kafka_ceiling::Throughput;
 use crate::pg_ceiling::PgCeiling;
 use crate::procfs::{self, CpuUse};
+use crate::queries::{QueryResults, ReadSchema};
 use crate::settings::Settings;
 
 /// Sizes and knobs of a run.
@@ -26,6 +27,8 @@ pub struct Scale {
     pub single_secs: f64,
     pub fresh_secs: f64,
     pub fresh_rate: f64,
+    pub query_rows: i64,
+    pub query_runs: usize,
     pub batch: usize,
     pub batch_concurrency: usize,
     pub single_connections: usize,
@@ -60,6 +63,8 @@ pub struct Results {
     pub cpu_batch: Option<CpuUse>,
     pub cpu_single: Option<CpuUse>,
     pub fresh: Option<Freshness>,
+    /// (9) query forms and (10) ingest by read-side schema.
+    pub queries: QueryResults,
     pub errors: Vec<String>,
     /// Measurements during which Kafka or PostgreSQL restarted even on the second attempt.
     pub disturbed: Vec<String>,
@@ -153,6 +158,7 @@ impl Results {
             cpu_batch: None,
             cpu_single: None,
             fresh: None,
+            queries: QueryResults::default(),
             errors: Vec::new(),
             disturbed: Vec::new(),
             elapsed: Duration::ZERO,
@@ -194,6 +200,10 @@ impl Results {
             &["ingest", "ingest1", "ingest2"]
         } else if id.starts_with('5') {
             &["fresh"]
+        } else if id.starts_with('9') {
+            &["queries"]
+        } else if id.starts_with("10") {
+            &["schema"]
         } else if id.starts_with('4') || id.starts_with("6a") || id.contains("API") {
             &["http"]
         } else if id.starts_with("7b") || id.contains("2 consumers") {
@@ -271,6 +281,20 @@ impl Results {
                 .and_then(|i| i.stages.first())
                 .map(|s| s.sum("insert")),
         );
+        positive(
+            "(9) query forms, slowest p50",
+            self.queries.forms.iter().map(|f| f.p50_ms).reduce(f64::max),
+        );
+        for schema in [ReadSchema::Without, ReadSchema::CursorOnly, ReadSchema::All] {
+            positive(
+                &format!("(10) ingest {}", schema.name()),
+                self.queries
+                    .ingest
+                    .iter()
+                    .find(|(s, _)| *s == schema)
+                    .map(|(_, rate)| *rate),
+            );
+        }
         for run in &self.ingest {
             for e in &run.golden_errors {
                 out.push(format!(

@@ -69,6 +69,7 @@ impl Results {
                 cpu.summary()
             );
         }
+        out += &self.queries.render();
         self.write_lists(&mut out, ("\nDetails:", "\nErrors:"), "  - ");
         out
     }
@@ -140,6 +141,7 @@ impl Results {
                 cpu.iowait / w
             );
         }
+        out += &self.queries.render();
         self.write_lists(&mut out, ("\n### Details\n", "\n### Errors\n"), "- ");
         let _ = writeln!(out, "{END}");
         out

@@ -116,7 +116,7 @@ pub async fn by_topic(
 
 /// One topic as `GET /topics` shows it: stored rows, event-time bounds, last store time and
 /// the counters.
-#[derive(Debug, Clone, PartialEq, Serialize, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, Serialize, QueryableByName, utoipa::ToSchema)]
 pub struct TopicSummary {
     #[diesel(sql_type = diesel::sql_types::Text)]
     pub topic: String,
@@ -125,12 +125,15 @@ pub struct TopicSummary {
     pub stored: i64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub first_event_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_event_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     #[serde(serialize_with = "optional_rfc3339")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_stored_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = diesel::sql_types::Int8)]
     pub received: i64,
@@ -170,20 +173,5 @@ pub async fn summaries(
     .bind::<diesel::sql_types::Text, _>(group)
     .bind::<diesel::sql_types::Text, _>(kafka_topic)
     .load(conn)
-    .await?)
-}
-
-/// Deletes a group's topic counters (the consumer's `replay --rebuild`).
-pub async fn delete_group(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    kafka_topic: &str,
-) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        tc::table
-            .filter(tc::consumer_group.eq(group))
-            .filter(tc::kafka_topic.eq(kafka_topic)),
-    )
-    .execute(conn)
     .await?)
 }

@@ -20,17 +20,6 @@ pub struct NewDeadLetter {
     pub error: String,
 }
 
-/// A stored dead letter.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
-#[diesel(table_name = dead_letters)]
-pub struct DeadLetter {
-    pub kafka_partition: i32,
-    pub kafka_offset: i64,
-    pub record_key: Option<Vec<u8>>,
-    pub record_value: Option<Vec<u8>>,
-    pub error: String,
-}
-
 /// Stores dead letters; a replayed record already parked is not stored twice.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
@@ -47,28 +36,16 @@ pub async fn insert(
 }
 
 /// Every dead letter of a group, oldest first.
-pub async fn list(conn: &mut AsyncPgConnection, group: &str) -> Result<Vec<DeadLetter>, DbError> {
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    group: &str,
+) -> Result<Vec<StoredDeadLetter>, DbError> {
     Ok(dead_letters::table
-        .select(DeadLetter::as_select())
+        .select(StoredDeadLetter::as_select())
         .filter(dead_letters::consumer_group.eq(group))
         .order(dead_letters::id.asc())
         .load(conn)
         .await?)
-}
-
-/// Deletes a group's dead letters (the consumer's `replay --rebuild`).
-pub async fn delete_group(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    kafka_topic: &str,
-) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        dead_letters::table
-            .filter(dead_letters::consumer_group.eq(group))
-            .filter(dead_letters::kafka_topic.eq(kafka_topic)),
-    )
-    .execute(conn)
-    .await?)
 }
 
 /// Filters and paging of `GET /dead-letters` (newest first by id).
@@ -88,7 +65,7 @@ pub struct DeadLetterQuery {
     pub limit: i64,
 }
 
-/// A dead letter as `GET /dead-letters` shows it.
+/// A stored dead letter (`GET /dead-letters` shows it as `contract::DeadLetterView`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = dead_letters)]
 pub struct StoredDeadLetter {

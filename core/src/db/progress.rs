@@ -150,18 +150,3 @@ pub async fn all(
         .load(conn)
         .await?)
 }
-
-/// Deletes a group's progress rows (the consumer's `replay --rebuild`).
-pub async fn delete_group(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    topic: &str,
-) -> Result<usize, DbError> {
-    Ok(diesel::delete(
-        pp::table
-            .filter(pp::consumer_group.eq(group))
-            .filter(pp::kafka_topic.eq(topic)),
-    )
-    .execute(conn)
-    .await?)
-}
