@@ -46,9 +46,16 @@ fn owned(extra: &[(&str, String)]) -> Vec<(String, String)> {
 impl TestEnv {
     /// A database cloned from the migrated template and a topic with `partitions` partitions.
     pub async fn new(prefix: &str, partitions: i32) -> Self {
-        let sandbox = Sandbox::create(&Services::from_env(), "e2e", prefix, partitions)
+        Self::on_brokers(prefix, partitions, &Services::from_env().brokers).await
+    }
+
+    /// The same on the broker(s) `brokers` (a test's own cluster) instead of the local one.
+    pub async fn on_brokers(prefix: &str, partitions: i32, brokers: &str) -> Self {
+        let mut services = Services::from_env();
+        services.brokers = brokers.to_owned();
+        let sandbox = Sandbox::create(&services, "e2e", prefix, partitions)
             .await
-            .unwrap_or_else(|e| panic!("test environment {prefix}: {e:#}"));
+            .unwrap_or_else(|e| panic!("test environment {prefix} on {brokers}: {e:#}"));
         Self { sandbox }
     }
 

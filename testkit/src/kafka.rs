@@ -37,10 +37,19 @@ fn options() -> AdminOptions {
     AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
 }
 
-/// Creates `topic` with `partitions` partitions (replication 1) and returns once the broker's
-/// metadata shows a leader for every one of them.
+/// Creates `topic` with `partitions` partitions and returns once the broker's metadata shows a
+/// leader for every one of them. Replicated like a production topic where the cluster allows:
+/// on three or more brokers replication 3 with `min.insync.replicas=2`, else replication 1.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let cluster = brokers.to_owned();
+    let broker_count = tokio::task::spawn_blocking(move || broker_count(&cluster))
+        .await?
+        .with_context(|| format!("cannot reach Kafka at {brokers} (make up?)"))?;
+    let replication = if broker_count >= 3 { 3 } else { 1 };
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    if replication == 3 {
+        new_topic = new_topic.set("min.insync.replicas", "2");
+    }
     let results = admin(brokers)?
         .create_topics([&new_topic], &options())
         .await
@@ -59,6 +68,12 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow
             .map(drop)
     })
     .await
+}
+
+/// Brokers in the cluster's metadata. Blocking.
+fn broker_count(brokers: &str) -> anyhow::Result<usize> {
+    let consumer: BaseConsumer = client_config(brokers).create()?;
+    Ok(consumer.fetch_metadata(None, REQUEST)?.brokers().len())
 }
 
 /// Whether metadata shows `topic` with `partitions` partitions, each with a leader. Blocking.

@@ -6,6 +6,7 @@
 //!
 //! - [`services`]: addresses of Kafka and PostgreSQL, the workspace, free ports;
 //! - [`sandbox`]: [`Sandbox`], one isolated database + topic + group (fallible, for the bench);
+//! - [`cluster`]: [`cluster::KafkaCluster`], a test's own three-node Kafka cluster;
 //! - [`database`]: [`TestDatabase`], a database alone for the database tier of tests;
 //! - [`env`]: [`TestEnv`], the same with panicking helpers, for tests;
 //! - [`template`]: the migrated template database every sandbox is cloned from;
@@ -19,6 +20,7 @@
 //! - [`recipes`]: the README's operator recipes, extracted and aimed at a test's topic;
 //! - [`openapi`]: structural checks of an OpenAPI document.
 
+pub mod cluster;
 pub mod database;
 pub mod env;
 pub mod fixtures;
