@@ -133,3 +133,13 @@ pub fn lost_gauges(rows: &[logagg_core::db::progress::Progress]) -> String {
     }
     text
 }
+
+/// How far the read replica's replay is behind (omitted when unknown or when there is none).
+pub fn replica_lag_gauge(lag_ms: i64) -> String {
+    format!(
+        "# HELP logagg_read_replica_lag_seconds How far the read replica (LOGAGG_DATABASE_READ_URL) replays behind the primary: the staleness of event reads.\n\
+         # TYPE logagg_read_replica_lag_seconds gauge\n\
+         logagg_read_replica_lag_seconds {}\n",
+        lag_ms as f64 / 1000.0
+    )
+}

@@ -13,7 +13,13 @@ use crate::metrics::ApiMetrics;
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: writes, `/stats`, dead letters.
     pub pool: db::Pool,
+    /// Event reads (list, search, tail, export, topics): `LOGAGG_DATABASE_READ_URL`'s standby
+    /// when set, else the primary's pool.
+    pub read_pool: db::Pool,
+    /// Whether `read_pool` is a separate replica (reported on `/health` and `/metrics`).
+    pub has_read_replica: bool,
     pub producer: EventProducer,
     pub kafka: Arc<KafkaConfig>,
     pub config: Arc<ApiConfig>,

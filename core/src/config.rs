@@ -50,6 +50,8 @@ variables! {
     "DATABASE_URL" = "postgres://logagg:logagg@127.0.0.1:5432/logagg": "PostgreSQL connection URL; TLS per `sslmode` (disable, prefer, require, verify-ca, verify-full) with `sslrootcert`, `sslcert`, `sslkey`.",
     "DATABASE_URL_FILE" = "": "File holding DATABASE_URL (it carries the password).",
     "LOGAGG_DB_POOL_SIZE" = "8": "Connections in each process's PostgreSQL pool.",
+    "LOGAGG_DATABASE_READ_URL" = "": "The API's event reads (list, search, tail, export, topics) go to this PostgreSQL (a streaming standby); unset = DATABASE_URL. /stats and writes always use DATABASE_URL.",
+    "LOGAGG_DATABASE_READ_URL_FILE" = "": "File holding LOGAGG_DATABASE_READ_URL.",
     "LOGAGG_API_ADDR" = "127.0.0.1:8080": "Listen address of the HTTP API.",
     "LOGAGG_API_TOKEN" = "": "A bearer token with every scope (publish, read, admin); see LOGAGG_API_TOKENS_FILE for named, scoped tokens.",
     "LOGAGG_API_TOKEN_FILE" = "": "File holding LOGAGG_API_TOKEN.",
@@ -305,6 +307,8 @@ pub struct ApiConfig {
     pub publish_timeout: Duration,
     pub max_batch_events: usize,
     pub max_body_bytes: u64,
+    /// `LOGAGG_DATABASE_READ_URL`: where event reads go (a standby); `None` = the primary.
+    pub database_read_url: Option<Secret>,
     /// `LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES`: the cap on in-flight publish work.
     pub max_inflight_publish_bytes: u64,
     pub max_streams: usize,
@@ -321,6 +325,7 @@ impl ApiConfig {
             max_batch_events: parse("LOGAGG_MAX_BATCH_EVENTS")?,
             max_body_bytes: parse("LOGAGG_MAX_BODY_BYTES")?,
             max_inflight_publish_bytes: parse("LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES")?,
+            database_read_url: secret("LOGAGG_DATABASE_READ_URL", "LOGAGG_DATABASE_READ_URL_FILE")?,
             max_streams: parse("LOGAGG_STREAM_MAX")?,
             stream_heartbeat: millis("LOGAGG_STREAM_HEARTBEAT_MS")?,
         })

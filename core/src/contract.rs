@@ -237,10 +237,23 @@ pub struct HealthResponse {
     pub batches: Option<BatchesState>,
     pub broker: DependencyHealth,
     pub database: DependencyHealth,
+    /// The API only, when LOGAGG_DATABASE_READ_URL is set: the replica event reads go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replica: Option<ReplicaHealth>,
     pub status: HealthStatus,
     /// The API only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime_seconds: Option<u64>,
+}
+
+/// The read replica's state on `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaHealth {
+    pub database: DependencyHealth,
+    /// How stale event reads may be: 0 when the standby replayed all it received, else the
+    /// age of its last replayed transaction, in milliseconds; null when unknown (down, or
+    /// nothing replayed yet).
+    pub replay_lag_ms: Option<i64>,
 }
 
 /// Overall readiness.
@@ -370,6 +383,7 @@ mod tests {
             batches: None,
             broker: DependencyHealth::of::<String>(&Ok(())),
             database: DependencyHealth::of(&Err("refused")),
+            read_replica: None,
             status: HealthStatus::Unhealthy,
             uptime_seconds: Some(3),
         };

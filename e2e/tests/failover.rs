@@ -3,7 +3,9 @@
 //! the APIs (with client retries: duplicates) and through kcat, while the node leading the most
 //! partitions is SIGKILLed and restarted five times. Two brokers stay up throughout, so every
 //! publish must succeed (never 500, never 503, never past its timeout); afterwards every
-//! acknowledged event is stored exactly once and the counters equal what the log holds.
+//! acknowledged event is stored exactly once and the counters equal what the log holds. Then
+//! with two nodes down (below `min.insync.replicas`) the API answers 503 with `Retry-After`
+//! within its timeout, and publishes again once they are back.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::Text;
 use logagg_testkit::cluster::KafkaCluster;
 use logagg_testkit::tools::kcat_read_all;
-use logagg_testkit::{http, wait_for, Service, TestEnv};
+use logagg_testkit::{event_json, http, wait_for, Service, TestEnv};
 use serde_json::{json, Value};
 
 const KILLS: usize = 5;
@@ -320,6 +322,50 @@ async fn leader_sigkills_lose_and_double_nothing_and_the_api_never_fails() {
     );
     assert_eq!((counts.invalid, counts.lost), (0, 0), "{counts:?}");
     assert_eq!(env.rows().await, distinct.len() as i64);
+
+    // Below min.insync.replicas (one node of three up): a publish is answered 503 with
+    // Retry-After once its timeout passes, never 500, never later; once the nodes are back a
+    // publish succeeds again.
+    let down = [1, 2];
+    for node in down {
+        cluster.kill(node).expect("kill");
+    }
+    let sent = Instant::now();
+    let reply = apis[0].publish(&event_json("below", "1")).await;
+    let took = sent.elapsed();
+    assert_eq!(reply.status, 503, "one broker of three: {}", reply.text());
+    assert!(
+        reply.header("retry-after").is_some(),
+        "503 without Retry-After"
+    );
+    assert!(
+        took <= PUBLISH_TIMEOUT + Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    for node in down {
+        cluster.start_node(node).expect("restart");
+    }
+    let recovered = Instant::now();
+    wait_for(
+        Duration::from_secs(120),
+        "a publish to succeed again",
+        || async {
+            let reply = apis[0].publish(&event_json("below", "2")).await;
+            assert!(
+                matches!(reply.status, 200 | 503),
+                "while the nodes come back: {} {}",
+                reply.status,
+                reply.text()
+            );
+            (reply.status == 200).then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "one broker up: 503 after {took:?}; publishing again {:?} after the restart; test took {:?}",
+        recovered.elapsed(),
+        started.elapsed()
+    );
     for service in consumers.into_iter().chain(apis) {
         service.terminate_cleanly().await;
     }

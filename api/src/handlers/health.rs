@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use logagg_core::contract::{AliveResponse, DependencyHealth, HealthResponse, HealthStatus};
+use logagg_core::contract::{
+    AliveResponse, DependencyHealth, HealthResponse, HealthStatus, ReplicaHealth,
+};
 use logagg_core::db;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -33,11 +35,17 @@ pub async fn health(state: AppState) -> Response {
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
-    let healthy = database.is_ok() && broker.is_ok();
+    let read_replica = match state.has_read_replica {
+        true => Some(read_replica(&state).await),
+        false => None,
+    };
+    let replica_up = read_replica.as_ref().is_none_or(|r| r.database.is_up());
+    let healthy = database.is_ok() && broker.is_ok() && replica_up;
     let body = HealthResponse {
         batches: None,
         broker: DependencyHealth::of(&broker),
         database: DependencyHealth::of(&database),
+        read_replica,
         status: HealthStatus::of(healthy),
         uptime_seconds: Some(state.started.elapsed().as_secs()),
     };
@@ -47,6 +55,22 @@ pub async fn health(state: AppState) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// The read replica: whether it answers, and how far its replay is behind.
+async fn read_replica(state: &AppState) -> ReplicaHealth {
+    let checked = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut conn = state.read_pool.get().await.map_err(|e| e.to_string())?;
+        db::replica::replay_lag_ms(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")));
+    ReplicaHealth {
+        database: DependencyHealth::of(&checked.as_ref().map(drop)),
+        replay_lag_ms: checked.ok().flatten(),
+    }
 }
 
 #[utoipa::path(
@@ -82,6 +106,11 @@ pub async fn metrics(state: AppState) -> Response {
     .ok()
     .flatten();
     let mut text = state.metrics.render();
+    if state.has_read_replica {
+        if let Some(lag_ms) = read_replica(&state).await.replay_lag_ms {
+            text += &crate::metrics::replica_lag_gauge(lag_ms);
+        }
+    }
     if let Some((pending, rows)) = from_database {
         text += &crate::metrics::dead_letter_gauges(&pending);
         text += &crate::metrics::lost_gauges(&rows);
