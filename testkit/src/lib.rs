@@ -17,6 +17,7 @@
 //! - [`truth`]: [`Expected`], the exact counters a load plan must leave;
 //! - [`fixtures`]: valid events;
 //! - [`tools`]: parsers of the Kafka CLI and kcat output;
+//! - [`replica`]: [`replica::PrimaryWithStandby`], a test's own PostgreSQL primary and streaming standby;
 //! - [`recipes`]: the README's operator recipes, extracted and aimed at a test's topic;
 //! - [`openapi`]: structural checks of an OpenAPI document.
 
@@ -29,6 +30,7 @@ pub mod kafka;
 pub mod openapi;
 pub mod process;
 pub mod recipes;
+pub mod replica;
 pub mod sandbox;
 pub mod services;
 pub mod template;
