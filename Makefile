@@ -8,14 +8,14 @@ BENCH_ARGS ?=
 # Where `make install` puts the three binaries (cargo's default: ~/.cargo/bin, on PATH after rustup).
 INSTALL_ROOT ?=
 
-.PHONY: help check test run up down cluster-up cluster-down soak install bench bench-smoke deps build lint unit
+.PHONY: help check test run up down cluster-up cluster-down soak install bench bench-smoke deps test-deps build lint unit
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
 check: lint unit ## fmt, clippy -D warnings and every test that needs no service (no apt, no network)
 
-test: deps up lint build ## everything: installs and starts Kafka + PostgreSQL, then every test against them
+test: deps test-deps up lint build ## everything: installs and starts Kafka + PostgreSQL, then every test against them
 	cargo test --workspace
 	bash scripts/compose-check.sh
 	bash scripts/bench.sh --smoke $(BENCH_ARGS)
@@ -52,6 +52,9 @@ bench-smoke: ## a few seconds of each benchmark at small sizes (debug build); ch
 deps: ## install the Debian packages the build needs (apt; nothing when present)
 	@bash scripts/build-deps.sh
 
+test-deps: ## install what tests need beyond the build: Chromium + chromedriver, promtool (nothing when present)
+	@bash scripts/test-deps.sh
+
 build: deps ## debug-build every binary
 	cargo build --workspace --bins
 
@@ -64,4 +67,4 @@ unit: ## the tests that need no service: unit tests and the pure-logic test file
 	cargo test --workspace --lib --bins
 	cargo test -p logagg-core --test config_doc
 	cargo test -p logagg-api --test publish_validation
-	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config
+	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config --test codebase_shape

@@ -49,7 +49,8 @@ impl Scope {
     }
 }
 
-/// Routes anyone may call: probes, scraping and the published contract.
+/// Routes anyone may call: probes, scraping and the published contract (and the console's
+/// files, `console::is_console_path`).
 const OPEN_PATHS: &[&str] = &["/health", "/healthz", "/metrics", "/openapi.json"];
 
 /// The scope a request needs, or `None` when it needs none: an open path, or a path/method
@@ -59,7 +60,7 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
-    if OPEN_PATHS.contains(&trimmed) {
+    if OPEN_PATHS.contains(&trimmed) || crate::console::is_console_path(path) {
         return None;
     }
     let served = crate::route_table::allowed_methods(path)?;
@@ -460,6 +461,9 @@ mod tests {
         assert_eq!(required_scope(&Method::GET, "/stats"), Some(Scope::Read));
         assert_eq!(required_scope(&Method::GET, "/health"), None);
         assert_eq!(required_scope(&Method::GET, "/metrics"), None);
+        // The console's files hold no data; its pages call the routes above with a token.
+        assert_eq!(required_scope(&Method::GET, "/console/app.js"), None);
+        assert_eq!(required_scope(&Method::GET, "/"), None);
         for read in [
             "/events/stream",
             "/events/export",

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod errors;
 pub mod handlers;
 pub mod metrics;

@@ -1,4 +1,7 @@
 //! `logagg-api`: serves the HTTP API, or applies migrations.
+// The router (warp filters, `routes::routes`) is one deeply nested type; its layout needs more
+// than the default query depth.
+#![recursion_limit = "256"]
 
 use clap::Parser;
 use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};

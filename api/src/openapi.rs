@@ -6,6 +6,7 @@ use logagg_core::contract;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::console;
 use crate::handlers::{dead_letters, events, export, health, publish, stats, stream};
 
 #[derive(OpenApi)]
@@ -28,6 +29,9 @@ use crate::handlers::{dead_letters, events, export, health, publish, stats, stre
         health::healthz,
         health::metrics,
         openapi_json,
+        console::root,
+        console::index,
+        console::asset,
     ),
     components(schemas(
         logagg_core::Event,

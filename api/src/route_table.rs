@@ -18,6 +18,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    // The web console (`console`): its page, its files, and `/` redirecting to it.
+    ("GET", "/"),
+    ("GET", "/console"),
+    ("GET", "/console/{asset}"),
 ];
 
 /// The methods metric labels keep; any other becomes `OTHER`, so a client cannot mint labels.
@@ -83,7 +87,8 @@ mod tests {
         assert_eq!(allowed_methods("/events/a/b/c").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/openapi.json").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/stats/1"), None);
-        assert_eq!(allowed_methods("/"), None);
+        assert_eq!(allowed_methods("/").as_deref(), Some("GET"));
+        assert_eq!(allowed_methods("/console/app.js").as_deref(), Some("GET"));
         assert_eq!(allowed_methods("/publishx"), None);
         assert_eq!(allowed_methods("/events/stream").as_deref(), Some("GET"));
         assert_eq!(

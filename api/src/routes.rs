@@ -220,6 +220,8 @@ pub fn routes(
         .unify()
         .or(openapi)
         .unify()
+        .or(crate::console::routes())
+        .unify()
         .or(fallback)
         .unify()
         // A safety net: nothing above rejects once the fallback is reached.

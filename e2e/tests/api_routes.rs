@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     let (env, api) = TestEnv::with_api("api_404", 1, &[]).await;
     for (method, path) in [
-        ("GET", "/"),
+        ("GET", "/console/nope.js"),
         ("GET", "/nope"),
         ("POST", "/nope"),
         ("GET", "/publish/extra"),
@@ -41,6 +41,8 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
         ("POST", "/events/stream", "GET"),
         ("DELETE", "/topics", "GET"),
         ("GET", "/dead-letters/7/retry", "POST"),
+        ("POST", "/", "GET"),
+        ("DELETE", "/console", "GET"),
     ] {
         let reply = http(
             method,
@@ -81,7 +83,8 @@ async fn openapi_document_describes_every_route() {
             _ => path
                 .replace("{topic}", "t")
                 .replace("{event_id}", "e")
-                .replace("{id}", "1"),
+                .replace("{id}", "1")
+                .replace("{asset}", "app.js"),
         };
         let reply = http(
             method,

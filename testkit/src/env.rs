@@ -193,6 +193,34 @@ impl TestEnv {
         self.sandbox.end_offsets().await.expect("end offsets")
     }
 
+    /// Waits until the group has committed, on every partition, the end of the log: each record
+    /// written so far is stored and its offset committed, so a rebalance now hands a joining
+    /// member nothing to read again.
+    pub async fn wait_committed_to_end(&self, timeout: Duration) {
+        let (brokers, topic, group) = (
+            self.sandbox.services.brokers.clone(),
+            self.sandbox.topic.clone(),
+            self.sandbox.group.clone(),
+        );
+        let partitions = self.sandbox.partitions;
+        wait_for(timeout, "offsets committed to the end of the log", || {
+            let (brokers, topic, group) = (brokers.clone(), topic.clone(), group.clone());
+            async move {
+                let ends = self.end_offsets().await;
+                let committed = tokio::task::spawn_blocking(move || {
+                    crate::kafka::committed_offsets(&brokers, &topic, &group, partitions)
+                })
+                .await
+                .ok()?
+                .ok()?;
+                ends.iter()
+                    .all(|(p, end)| *end == 0 || committed.get(p) == Some(end))
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+
     /// Sum of the topic's high watermarks (records ever written).
     pub async fn high_watermarks(&self) -> i64 {
         self.end_offsets().await.values().sum()

@@ -129,6 +129,32 @@ pub fn end_offsets(brokers: &str, topic: &str) -> anyhow::Result<BTreeMap<i32, i
     Ok(marks.into_iter().map(|(p, _, high)| (p, high)).collect())
 }
 
+/// `partition -> offset` the consumer `group` committed on `topic` (partitions it never
+/// committed are absent). Blocking.
+pub fn committed_offsets(
+    brokers: &str,
+    topic: &str,
+    group: &str,
+    partitions: i32,
+) -> anyhow::Result<BTreeMap<i32, i64>> {
+    let consumer: BaseConsumer = client_config(brokers).set("group.id", group).create()?;
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        wanted.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(wanted, REQUEST)
+        .with_context(|| format!("committed offsets of {group} on {topic}"))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            rdkafka::Offset::Offset(offset) => Some((e.partition(), offset)),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Whether a broker answers a metadata request. Blocking.
 pub fn reachable(brokers: &str) -> bool {
     client_config(brokers)

@@ -27,7 +27,9 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PUBLISHING_SERVICES = {"api", "console"}
 INFRA_SERVICES = {"redpanda", "postgres"}
 JOB_SERVICES = {"redpanda-init", "migrate", "producer"}
-LONG_RUNNING_SERVICES = {"redpanda", "console", "postgres", "api", "consumer"}
+# Only with `--profile observability`; they publish on loopback (observability_rules.py).
+OBSERVABILITY_SERVICES = {"prometheus", "grafana"}
+LONG_RUNNING_SERVICES = {"redpanda", "console", "postgres", "api", "consumer"} | OBSERVABILITY_SERVICES
 APP_SERVICES = {"migrate", "api", "consumer", "producer"}
 EXPECTED_SERVICES = LONG_RUNNING_SERVICES | JOB_SERVICES
 BINARIES = ("logagg-api", "logagg-consumer", "logagg-producer")
@@ -278,7 +280,7 @@ def check_ports(doc):
     problems = []
     for name, svc in services(doc).items():
         ports = svc.get("ports") or []
-        if ports and name not in PUBLISHING_SERVICES:
+        if ports and name not in PUBLISHING_SERVICES | OBSERVABILITY_SERVICES:
             problems.append(
                 f"service `{name}` publishes ports {ports}: only {sorted(PUBLISHING_SERVICES)} may "
                 "publish ports (the broker and the database must stay on the internal network)"
@@ -343,6 +345,11 @@ def check_profiles(doc):
             if profiles != ["load"]:
                 problems.append(
                     f"`producer` must be only under the `load` profile (profiles: [load]), found {profiles!r}"
+                )
+        elif name in OBSERVABILITY_SERVICES:
+            if profiles != ["observability"]:
+                problems.append(
+                    f"`{name}` must be only under the `observability` profile, found {profiles!r}"
                 )
         elif profiles:
             problems.append(
