@@ -44,7 +44,9 @@ async fn event_reads_go_to_the_standby_and_never_to_the_primary() {
         .await;
     let consumer = env.spawn_consumer_with("c", &primary).await;
     let client = api.api();
-    client.publish_ok(&event_json("replicated", "replica-event-1")).await;
+    client
+        .publish_ok(&event_json("replicated", "replica-event-1"))
+        .await;
 
     // Visible through the API, which reads from the standby.
     wait_for(TIMEOUT, "the event on the replica", || async {
@@ -60,7 +62,10 @@ async fn event_reads_go_to_the_standby_and_never_to_the_primary() {
     assert_eq!(client.events("topic=replicated").await.len(), 1);
     assert_eq!(client.events("topic=replicated&order=asc").await.len(), 1);
     assert_eq!(client.events("q=replica-event").await.len(), 1);
-    assert!(client.event("replicated", "replica-event-1").await.is_some());
+    assert!(client
+        .event("replicated", "replica-event-1")
+        .await
+        .is_some());
     let topics = client.get_json("/topics").await;
     assert_eq!(topics[0]["topic"], "replicated", "{topics}");
     let export = http(

@@ -74,7 +74,7 @@ impl PrimaryWithStandby {
         let standby = pair.dir.join("standby");
         pair.pg_client(
             "pg_basebackup",
-            &["-D", &text(&standby), "-R", "-X", "stream"],
+            &["-D", &text(&standby), "-R", "-X", "stream", "-c", "fast"],
         )?;
         append(
             &standby.join("postgresql.auto.conf"),
