@@ -91,7 +91,7 @@ for ((minute = 1; minute <= minutes; minute++)); do
   fi
   out="$work/load-$minute.out"
   load_rc=0
-  "$bin/logagg-producer" --via http --api-url "http://127.0.0.1:$port" load \
+  "$bin/logagg-producer" load --via http --api-url "http://127.0.0.1:$port" \
     --events "$((rate * 55))" --rate "$rate" --duplicate-ratio 0.2 --quiet \
     --topic-prefix "$run_id.m$minute" >"$out" 2>&1 || load_rc=$?
   p99="$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' "$out" | tail -n1)"
