@@ -23,7 +23,8 @@ pub fn generate_sql(lo: i64, hi: i64) -> String {
 }
 
 /// Each documented form, named, with values that select a realistic share of the synthetic
-/// table (a topic is 1/40 of it, a text match a few rows).
+/// table (a topic is 1/40 of it). The text term matches no row: the worst case of a trigram
+/// search, which must recheck every candidate instead of stopping at the page size.
 pub fn forms() -> Vec<(&'static str, EventQuery)> {
     let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap();
     let page = |filter: EventFilter, order: Order| EventQuery {
