@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 # Where `make install` puts the three binaries (cargo's default: ~/.cargo/bin, on PATH after rustup).
 INSTALL_ROOT ?=
 
-.PHONY: help check test run up down install bench bench-smoke deps test-deps build lint unit soak-retention
+.PHONY: help check test run up down cluster-up cluster-down soak install bench bench-smoke deps test-deps build lint unit soak-retention
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "make %-12s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
@@ -28,6 +28,15 @@ up: ## start only the local Kafka broker and PostgreSQL (idempotent)
 
 down: ## stop the local Kafka broker and PostgreSQL (data in .local/ is kept)
 	@bash scripts/down.sh
+
+cluster-up: ## a local 3-broker Kafka cluster (KRaft) on 127.0.0.1:19092-19094, topic events RF 3, min.insync 2
+	@bash scripts/kafka-cluster.sh up
+
+cluster-down: ## stop the 3-broker cluster of `make cluster-up` (data in .local/kafka-cluster is kept)
+	@bash scripts/kafka-cluster.sh down
+
+soak: deps up ## 30 min of steady load with consumer restarts (SOAK_MINUTES); RSS and p99 per minute into docs/SOAK.md
+	@bash scripts/soak.sh
 
 install: ## release-build logagg-api, logagg-consumer, logagg-producer into cargo's bin dir (on PATH)
 	@for crate in api consumer loadgen; do \

@@ -6,12 +6,13 @@
 #            password in .local/certs/kafka-scram-password (created with kafka-configs);
 #   SSL      on 9095 (LOGAGG_KAFKA_MTLS_PORT), client certificate required (mutual TLS).
 #
-#   scripts/kafka.sh start|stop|restart|status
+#   scripts/kafka.sh start|stop|restart|status|fetch
 #
 # start: fetches the Kafka jars from Maven Central with mvn into .local/kafka/libs (once per
 #        version), writes the configuration, formats the storage (once), starts the broker in
 #        the background, waits until it answers and creates the topic (default "events",
 #        6 partitions; LOGAGG_KAFKA_TOPIC / LOGAGG_KAFKA_PARTITIONS). Reuses a running broker.
+# fetch: only the jars (and the logging configuration), for scripts/kafka-cluster.sh.
 # stop:  SIGTERM, wait (LOGAGG_KAFKA_STOP_TIMEOUT, default 60 s), then SIGKILL. Safe when
 #        not running.
 # status: exit 0 when running and answering, 3 when not running, 1 when running but not
@@ -192,19 +193,10 @@ EOF
 
 format_storage() {
   [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
-  # A cluster id is 16 random bytes, base64url without padding (what `kafka-storage.sh
-  # random-uuid` prints); generated here to save a JVM start.
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  cluster_id="$(new_kraft_cluster_id)"
   info "formatting KRaft storage in $KAFKA_DATA (cluster id $cluster_id)"
-  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -Dlog4j2.configurationFile="$KAFKA_CONFIG_DIR/tools-log4j2.xml" \
-    -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
-    -t "$cluster_id" -c "$KAFKA_PROPERTIES" >"$KAFKA_LOGS/format.out" 2>&1 ||
-    {
-      tail_log "$KAFKA_LOGS/format.out"
-      die "formatting the Kafka storage failed"
-    }
+  kraft_format "$KAFKA_PROPERTIES" "$cluster_id" "$KAFKA_LOGS/format.out"
 }
 
 launch() {
@@ -360,4 +352,16 @@ cmd_status() {
   return 1
 }
 
-service_main "$@"
+cmd_fetch() {
+  ensure_tools
+  fetch_libs
+  write_tools_log4j
+  # The broker's logging, which the three-node cluster (scripts/kafka-cluster.sh) copies.
+  [[ -f "$KAFKA_CONFIG_DIR/log4j2.xml" ]] || write_config
+}
+
+if [[ "${1:-}" == fetch ]]; then
+  cmd_fetch
+else
+  service_main "$@"
+fi

@@ -147,6 +147,26 @@ read_pidfile() {
   printf '%s' "$pid"
 }
 
+# --- Kafka storage ----------------------------------------------------------------------------
+# A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage.sh
+# random-uuid` prints), generated here to save a JVM start.
+new_kraft_cluster_id() {
+  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+# kraft_format PROPERTIES CLUSTER_ID OUT: formats the log directory of the node configured in
+# PROPERTIES for cluster CLUSTER_ID (Kafka's StorageTool; its output in OUT); dies on failure.
+kraft_format() {
+  java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$KAFKA_CONFIG_DIR/tools-log4j2.xml" \
+    -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format \
+    -t "$2" -c "$1" >"$3" 2>&1 ||
+    {
+      tail_log "$3"
+      die "formatting the Kafka storage of $1 failed"
+    }
+}
+
 # --- packages -----------------------------------------------------------------------------
 as_root() {
   if [[ $EUID -eq 0 ]]; then

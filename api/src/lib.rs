@@ -9,6 +9,7 @@ pub mod errors;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
+pub mod overload;
 pub mod route_table;
 pub mod routes;
 pub mod state;
@@ -21,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use logagg_core::config::{ApiConfig, DatabaseConfig, KafkaConfig, ProducerConfig};
-use logagg_core::shutdown;
+use logagg_core::{db, shutdown};
 use logagg_producer::EventProducer;
 
 pub use state::AppState;
@@ -41,11 +42,33 @@ pub async fn build_state(
     auth.reload_on_sighup()
         .context("installing the SIGHUP handler")?;
     let pool = logagg_core::startup::checked_pool(&kafka, &database).await?;
+    let read_pool = match &config.database_read_url {
+        Some(url) => {
+            let replica = DatabaseConfig {
+                url: url.expose().to_owned(),
+                pool_size: database.pool_size,
+            };
+            tracing::info!(replica = %replica.address(), "event reads go to the read replica");
+            db::connect(&replica)?
+        }
+        None => pool.clone(),
+    };
     let metrics = metrics::ApiMetrics::new();
     metrics.register(Box::new(auth.metric()));
     Ok(AppState {
-        reads: tail::Reads::new(pool.clone(), config.max_streams, config.stream_heartbeat),
+        reads: tail::Reads::new(
+            read_pool.clone(),
+            config.max_streams,
+            config.stream_heartbeat,
+        ),
+        publish_budget: {
+            let budget = overload::PublishBudget::new(config.max_inflight_publish_bytes);
+            metrics.register(Box::new(budget.shed.clone()));
+            budget
+        },
         pool,
+        read_pool,
+        has_read_replica: config.database_read_url.is_some(),
         producer: EventProducer::new(&kafka, &producer)?,
         kafka: Arc::new(kafka),
         config: Arc::new(config),

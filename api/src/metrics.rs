@@ -140,3 +140,29 @@ pub fn retention_gauges(status: &logagg_core::contract::RetentionStatus) -> Stri
         status.lag_seconds
     )
 }
+
+/// Offsets lost per partition (a gap in the log: deleted by the broker before they were
+/// stored), from the progress rows; exact across restarts, unlike the consumer's counter.
+pub fn lost_gauges(rows: &[logagg_core::db::progress::Progress]) -> String {
+    let mut text = String::from(
+        "# HELP logagg_lost_records Offsets deleted by the broker before the group stored them, per partition.\n\
+         # TYPE logagg_lost_records gauge\n",
+    );
+    for row in rows {
+        text += &format!(
+            "logagg_lost_records{{partition=\"{}\"}} {}\n",
+            row.kafka_partition, row.lost
+        );
+    }
+    text
+}
+
+/// How far the read replica's replay is behind (omitted when unknown or when there is none).
+pub fn replica_lag_gauge(lag_ms: i64) -> String {
+    format!(
+        "# HELP logagg_read_replica_lag_seconds How far the read replica (LOGAGG_DATABASE_READ_URL) replays behind the primary: the staleness of event reads.\n\
+         # TYPE logagg_read_replica_lag_seconds gauge\n\
+         logagg_read_replica_lag_seconds {}\n",
+        lag_ms as f64 / 1000.0
+    )
+}

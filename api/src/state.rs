@@ -13,7 +13,13 @@ use crate::metrics::ApiMetrics;
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: writes, `/stats`, dead letters.
     pub pool: db::Pool,
+    /// Event reads (list, search, tail, export, topics): `LOGAGG_DATABASE_READ_URL`'s standby
+    /// when set, else the primary's pool.
+    pub read_pool: db::Pool,
+    /// Whether `read_pool` is a separate replica (reported on `/health` and `/metrics`).
+    pub has_read_replica: bool,
     pub producer: EventProducer,
     pub kafka: Arc<KafkaConfig>,
     pub config: Arc<ApiConfig>,
@@ -22,4 +28,6 @@ pub struct AppState {
     pub started: Instant,
     /// The live tail's shared poller and the stream and export limits.
     pub reads: Arc<crate::tail::Reads>,
+    /// The cap on in-flight publish work (503 beyond it).
+    pub publish_budget: crate::overload::PublishBudget,
 }

@@ -10,6 +10,10 @@
 //! - a replayed record whose row was inserted restores a row that retention (or an admin
 //!   delete) had removed: it counts back against the topic's `expired`, so
 //!   `unique_processed = rows + expired + deleted` stays exact (docs/RETENTION.md).
+//! - a fresh record whose offset lies above the partition's next offset (the stored one, or the
+//!   one after the batch's previous record of that partition): the offsets in between were
+//!   deleted by the broker before this group read them (retention outran a stopped consumer,
+//!   or deleteRecords). They are a [`Gap`], counted as `lost`, never as `received`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,12 +61,36 @@ struct Entry {
     valid: Option<(usize, bool)>,
 }
 
+/// Offsets `from..to` of a partition that the broker no longer holds: never stored, never
+/// will be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub partition: i32,
+    /// First missing offset.
+    pub from: i64,
+    /// First offset present again (exclusive end of the gap).
+    pub to: i64,
+}
+
+impl Gap {
+    /// How many offsets are missing.
+    pub fn len(&self) -> i64 {
+        self.to - self.from
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() <= 0
+    }
+}
+
 /// What the transaction writes for a batch, before the insert result is known.
 #[derive(Debug)]
 pub struct Prepared {
     /// Unique keys of the batch, first occurrence first.
     pub rows: Vec<NewEvent>,
     pub dead_letters: Vec<NewDeadLetter>,
+    /// Holes in the log between the stored next offsets and what the broker served.
+    pub gaps: Vec<Gap>,
     entries: Vec<Entry>,
     /// Next offset per partition after this batch.
     next_offsets: BTreeMap<i32, i64>,
@@ -75,6 +103,8 @@ pub struct Tally {
     pub partitions: BTreeMap<i32, (Counts, i64)>,
     pub topic_deltas: Vec<TopicDelta>,
     pub total: Counts,
+    /// The gaps found (their sizes are in the partitions' `lost`), to report once committed.
+    pub gaps: Vec<Gap>,
 }
 
 /// Classifies `records` against `stored_next` (partition -> next offset, from the locked
@@ -89,11 +119,19 @@ pub fn prepare(
     let mut row_of_key: HashMap<(&str, &str), usize> = HashMap::with_capacity(records.len());
     let mut dead_letters = Vec::new();
     let mut entries = Vec::with_capacity(records.len());
+    let mut gaps = Vec::new();
     let mut next_offsets = stored_next.clone();
     for record in records {
         let raw = &record.raw;
         let stored = stored_next.get(&raw.partition).copied().unwrap_or(0);
         let next = next_offsets.entry(raw.partition).or_insert(stored);
+        if raw.offset > *next {
+            gaps.push(Gap {
+                partition: raw.partition,
+                from: *next,
+                to: raw.offset,
+            });
+        }
         *next = (*next).max(raw.offset + 1);
         let fresh = raw.offset >= stored;
         let valid = match &record.event {
@@ -130,6 +168,7 @@ pub fn prepare(
     Prepared {
         rows,
         dead_letters,
+        gaps,
         entries,
         next_offsets,
     }
@@ -149,6 +188,7 @@ impl Tally {
         }
         self.total.add(&other.total);
         self.topic_deltas.extend(other.topic_deltas);
+        self.gaps.extend(other.gaps);
     }
 }
 
@@ -235,6 +275,20 @@ impl Prepared {
             tally.total.add(&counts);
         }
         tally.topic_deltas = topics.into_values().collect();
+        for gap in &self.gaps {
+            let lost = Counts {
+                lost: gap.len(),
+                ..Counts::default()
+            };
+            tally
+                .partitions
+                .get_mut(&gap.partition)
+                .expect("a gap ends at a record of its partition")
+                .0
+                .add(&lost);
+            tally.total.add(&lost);
+        }
+        tally.gaps = self.gaps.clone();
         tally
     }
 }
@@ -394,6 +448,57 @@ mod tests {
         assert_eq!(tally.total.unique_processed, 2);
         assert_eq!(tally.partitions[&0].1, 4);
         invariant(&tally.total);
+    }
+
+    #[test]
+    fn offsets_missing_above_the_stored_next_offset_are_lost() {
+        let (prepared, tally) = run(
+            vec![
+                record(0, 10, "a", "1"),
+                record(0, 11, "a", "2"),
+                record(0, 15, "a", "3"),
+                record(1, 0, "a", "4"),
+            ],
+            &[(0, 4), (1, 0)],
+            &[],
+        );
+        assert_eq!(
+            prepared.gaps,
+            [
+                Gap {
+                    partition: 0,
+                    from: 4,
+                    to: 10
+                },
+                Gap {
+                    partition: 0,
+                    from: 12,
+                    to: 15
+                }
+            ]
+        );
+        assert_eq!(tally.partitions[&0].0.lost, 9);
+        assert_eq!(tally.partitions[&0].0.received, 3);
+        assert_eq!(tally.partitions[&1].0.lost, 0);
+        assert_eq!(tally.total.lost, 9);
+        assert_eq!(tally.partitions[&0].1, 16);
+        invariant(&tally.total);
+    }
+
+    #[test]
+    fn replays_and_contiguous_records_lose_nothing() {
+        let (prepared, tally) = run(
+            vec![
+                record(0, 2, "a", "1"),
+                record(0, 3, "a", "2"),
+                record(0, 5, "a", "3"),
+                record(0, 6, "a", "4"),
+            ],
+            &[(0, 5)],
+            &[],
+        );
+        assert!(prepared.gaps.is_empty(), "{:?}", prepared.gaps);
+        assert_eq!(tally.total.lost, 0);
     }
 
     #[test]

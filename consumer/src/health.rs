@@ -73,6 +73,7 @@ async fn health(state: HealthState) -> warp::reply::WithStatus<warp::reply::Json
     let writing = state.metrics.is_ready();
     let ready = database.is_ok() && broker.is_ok() && writing;
     let body = HealthResponse {
+        read_replica: None,
         batches: Some(if writing {
             BatchesState::Ok
         } else {

@@ -17,6 +17,7 @@ pub struct Metrics {
     records: IntCounterVec,
     batches: IntCounter,
     db_retries: IntCounter,
+    lost: IntCounterVec,
     stage_seconds: HistogramVec,
     /// Set from librdkafka's statistics (see `group::GroupContext`).
     pub lag: IntGaugeVec,
@@ -106,6 +107,14 @@ impl Metrics {
             "Batch attempts that failed and were retried.",
         )
         .expect("valid metric");
+        let lost = IntCounterVec::new(
+            Opts::new(
+                "logagg_consumer_lost_records_total",
+                "Offsets deleted by the broker before this consumer stored them (a gap in the log), per partition.",
+            ),
+            &["partition"],
+        )
+        .expect("valid metric");
         let stage_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "logagg_consumer_stage_seconds",
@@ -137,6 +146,7 @@ impl Metrics {
                 Box::new(records.clone()) as Box<dyn prometheus::core::Collector>,
                 Box::new(batches.clone()),
                 Box::new(db_retries.clone()),
+                Box::new(lost.clone()),
                 Box::new(stage_seconds.clone()),
                 Box::new(lag.clone()),
                 Box::new(ready.clone()),
@@ -151,6 +161,7 @@ impl Metrics {
             records,
             batches,
             db_retries,
+            lost,
             stage_seconds,
             lag,
             ready,
@@ -197,6 +208,13 @@ impl Metrics {
                 .with_label_values(&[outcome])
                 .inc_by(n.max(0) as u64);
         }
+    }
+
+    /// Offsets of `partition` found deleted before they were read.
+    pub fn record_lost(&self, partition: i32, offsets: i64) {
+        self.lost
+            .with_label_values(&[&partition.to_string()])
+            .inc_by(offsets.max(0) as u64);
     }
 
     pub fn record_retry(&self) {

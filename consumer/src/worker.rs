@@ -68,6 +68,7 @@ impl Worker {
         };
         self.metrics.set_ready(true);
         self.metrics.record_batch(&tally.total);
+        report_gaps(&self.metrics, &tally.gaps);
         self.metrics.observe_stage("lock", times.lock);
         self.metrics.observe_stage("insert", times.insert);
         self.metrics.observe_stage("counters", times.counters);
@@ -157,6 +158,21 @@ impl Worker {
             }
         }
         records
+    }
+}
+
+/// One error per hole in the log, once its `lost` count is committed: an operator must learn
+/// that retention (or a deleteRecords) outran the consumers, and which offsets are gone.
+fn report_gaps(metrics: &Metrics, gaps: &[batch::Gap]) {
+    for gap in gaps {
+        metrics.record_lost(gap.partition, gap.len());
+        tracing::error!(
+            partition = gap.partition,
+            first_missing = gap.from,
+            last_missing = gap.to - 1,
+            lost = gap.len(),
+            "records deleted by the broker before they were stored (retention shorter than the consumers' downtime?); counted as lost, consuming on"
+        );
     }
 }
 

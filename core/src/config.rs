@@ -50,6 +50,8 @@ variables! {
     "DATABASE_URL" = "postgres://logagg:logagg@127.0.0.1:5432/logagg": "PostgreSQL connection URL; TLS per `sslmode` (disable, prefer, require, verify-ca, verify-full) with `sslrootcert`, `sslcert`, `sslkey`.",
     "DATABASE_URL_FILE" = "": "File holding DATABASE_URL (it carries the password).",
     "LOGAGG_DB_POOL_SIZE" = "8": "Connections in each process's PostgreSQL pool.",
+    "LOGAGG_DATABASE_READ_URL" = "": "The API's event reads (list, search, tail, export, topics) go to this PostgreSQL (a streaming standby); unset = DATABASE_URL. /stats and writes always use DATABASE_URL.",
+    "LOGAGG_DATABASE_READ_URL_FILE" = "": "File holding LOGAGG_DATABASE_READ_URL.",
     "LOGAGG_API_ADDR" = "127.0.0.1:8080": "Listen address of the HTTP API.",
     "LOGAGG_API_TOKEN" = "": "A bearer token with every scope (publish, read, admin); see LOGAGG_API_TOKENS_FILE for named, scoped tokens.",
     "LOGAGG_API_TOKEN_FILE" = "": "File holding LOGAGG_API_TOKEN.",
@@ -57,6 +59,7 @@ variables! {
     "LOGAGG_PUBLISH_TIMEOUT_MS" = "5000": "How long POST /publish waits for the broker's acks before answering 503; for `logagg-producer`, how long each record or request waits for its ack (30000 when unset).",
     "LOGAGG_MAX_BATCH_EVENTS" = "1000": "Most events accepted by one POST /publish.",
     "LOGAGG_MAX_BODY_BYTES" = "4194304": "Largest POST /publish body, in bytes (413 above it).",
+    "LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES" = "33554432": "Body bytes of POST /publish requests one API process works on at once (503 with Retry-After beyond): bounds its memory under a flood.",
     "LOGAGG_STREAM_MAX" = "64": "Most concurrent GET /events/stream clients per API process (503 beyond).",
     "LOGAGG_STREAM_HEARTBEAT_MS" = "15000": "Interval of the comment lines that keep an idle GET /events/stream open through proxies.",
     "LOGAGG_PRODUCER_LINGER_MS" = "1": "librdkafka linger.ms of the producer: how long it waits to fill a batch (each single-event publish waits this long).",
@@ -308,6 +311,10 @@ pub struct ApiConfig {
     pub publish_timeout: Duration,
     pub max_batch_events: usize,
     pub max_body_bytes: u64,
+    /// `LOGAGG_DATABASE_READ_URL`: where event reads go (a standby); `None` = the primary.
+    pub database_read_url: Option<Secret>,
+    /// `LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES`: the cap on in-flight publish work.
+    pub max_inflight_publish_bytes: u64,
     pub max_streams: usize,
     pub stream_heartbeat: Duration,
     /// Rows per transaction of an admin delete.
@@ -323,6 +330,8 @@ impl ApiConfig {
             publish_timeout: millis("LOGAGG_PUBLISH_TIMEOUT_MS")?,
             max_batch_events: parse("LOGAGG_MAX_BATCH_EVENTS")?,
             max_body_bytes: parse("LOGAGG_MAX_BODY_BYTES")?,
+            max_inflight_publish_bytes: parse("LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES")?,
+            database_read_url: secret("LOGAGG_DATABASE_READ_URL", "LOGAGG_DATABASE_READ_URL_FILE")?,
             max_streams: parse("LOGAGG_STREAM_MAX")?,
             stream_heartbeat: millis("LOGAGG_STREAM_HEARTBEAT_MS")?,
             retention_step_rows: positive("LOGAGG_RETENTION_STEP_ROWS")?,

@@ -205,6 +205,13 @@ pub struct StatsResponse {
     pub kafka_topic: String,
     /// Lag per partition (keyed by partition number); null when the broker does not answer.
     pub lag_per_partition: Option<BTreeMap<String, i64>>,
+    /// Offsets the broker deleted before they were stored (a gap in the log: retention
+    /// outran stopped consumers); never part of `received`. See docs/GUARANTEES.md.
+    #[serde(default)]
+    pub lost: i64,
+    /// `lost` per partition (keyed by partition number), every partition with progress.
+    #[serde(default)]
+    pub lost_per_partition: BTreeMap<String, i64>,
     /// Counters per event topic.
     pub per_topic: BTreeMap<String, TopicCounts>,
     pub received: i64,
@@ -338,6 +345,9 @@ pub struct HealthResponse {
     pub batches: Option<BatchesState>,
     pub broker: DependencyHealth,
     pub database: DependencyHealth,
+    /// The API only, when LOGAGG_DATABASE_READ_URL is set: the replica event reads go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replica: Option<ReplicaHealth>,
     /// The API only: the retention enforcer's last run, when one has run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
@@ -345,6 +355,16 @@ pub struct HealthResponse {
     /// The API only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime_seconds: Option<u64>,
+}
+
+/// The read replica's state on `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaHealth {
+    pub database: DependencyHealth,
+    /// How stale event reads may be: 0 when the standby replayed all it received, else the
+    /// age of its last replayed transaction, in milliseconds; null when unknown (down, or
+    /// nothing replayed yet).
+    pub replay_lag_ms: Option<i64>,
 }
 
 /// Overall readiness.
@@ -474,6 +494,7 @@ mod tests {
             batches: None,
             broker: DependencyHealth::of::<String>(&Ok(())),
             database: DependencyHealth::of(&Err("refused")),
+            read_replica: None,
             retention: None,
             status: HealthStatus::Unhealthy,
             uptime_seconds: Some(3),

@@ -113,6 +113,7 @@ async fn progress_rows_are_created_locked_advanced_and_summed() {
         duplicate_dropped: 2,
         invalid: 1,
         replayed: 3,
+        lost: 5,
     };
     progress::advance(&mut conn, GROUP, KAFKA_TOPIC, 0, 10, &counts)
         .await

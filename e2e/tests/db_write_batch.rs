@@ -63,6 +63,7 @@ fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i
         duplicate_dropped: duplicates,
         invalid,
         replayed,
+        lost: 0,
     }
 }
 

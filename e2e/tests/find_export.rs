@@ -9,16 +9,6 @@ use logagg_testkit::TestEnv;
 const ROWS: i64 = 1_000_000;
 const PEAK_RSS_LIMIT_KB: u64 = 100 * 1024;
 
-/// Peak resident set size of a process (VmHWM), in kB.
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
 async fn generate(env: &TestEnv) {
     // The export reads by id; the GIN indexes only slow this bulk insert down, and this
     // database is thrown away after the test.
@@ -114,7 +104,7 @@ async fn a_million_rows_export_exactly_in_constant_memory() {
     let (lines, _) = read_all(response, || {}).await;
     assert_eq!(lines, (ROWS - 1000) / 10);
 
-    let peak = peak_rss_kb(api.pid());
+    let peak = api.peak_rss_bytes() / 1024;
     assert!(
         peak <= PEAK_RSS_LIMIT_KB,
         "logagg-api peak RSS {peak} kB > {PEAK_RSS_LIMIT_KB} kB"

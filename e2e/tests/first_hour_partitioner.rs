@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use first_hour::{documentation, murmur2_partition, producing_commands, ProducingCommand};
 use logagg_testkit::services::brokers;
+use logagg_testkit::tools::kcat_read_all;
 use logagg_testkit::{root, TestEnv};
 
 /// Keys per command: with six partitions, a CRC32 partitioner agrees with murmur2 on all of
@@ -78,23 +79,7 @@ fn produce(command: &ProducingCommand, topic: &str, keys: &[String]) {
 
 /// Key -> partition of every record in `topic`.
 fn partitions_by_key(topic: &str) -> BTreeMap<String, i32> {
-    let output = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            &brokers(),
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-        ])
-        .args(["-f", "%k %p\\n"])
-        .output()
-        .expect("kcat -C");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout)
+    kcat_read_all(&brokers(), topic, "%k %p\\n")
         .lines()
         .filter_map(|l| l.split_once(' '))
         .map(|(k, p)| (k.to_owned(), p.trim().parse().expect("partition")))

@@ -46,9 +46,16 @@ fn owned(extra: &[(&str, String)]) -> Vec<(String, String)> {
 impl TestEnv {
     /// A database cloned from the migrated template and a topic with `partitions` partitions.
     pub async fn new(prefix: &str, partitions: i32) -> Self {
-        let sandbox = Sandbox::create(&Services::from_env(), "e2e", prefix, partitions)
+        Self::on_brokers(prefix, partitions, &Services::from_env().brokers).await
+    }
+
+    /// The same on the broker(s) `brokers` (a test's own cluster) instead of the local one.
+    pub async fn on_brokers(prefix: &str, partitions: i32, brokers: &str) -> Self {
+        let mut services = Services::from_env();
+        services.brokers = brokers.to_owned();
+        let sandbox = Sandbox::create(&services, "e2e", prefix, partitions)
             .await
-            .unwrap_or_else(|e| panic!("test environment {prefix}: {e:#}"));
+            .unwrap_or_else(|e| panic!("test environment {prefix} on {brokers}: {e:#}"));
         Self { sandbox }
     }
 
@@ -229,6 +236,14 @@ impl TestEnv {
     /// Asserts the topic holds exactly `records` records (`what` explains why).
     pub async fn assert_records(&self, records: i64, what: &str) {
         assert_eq!(self.high_watermarks().await, records, "{what}");
+    }
+
+    /// Deletes the records of `partition` below `offset` (see
+    /// [`crate::kafka::delete_records_before`]); the new log start offset.
+    pub async fn delete_records_before(&self, partition: i32, offset: i64) -> i64 {
+        crate::kafka::delete_records_before(&self.services.brokers, &self.topic, partition, offset)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Produces one raw record (any bytes, optional key and partition); (partition, offset).

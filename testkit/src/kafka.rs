@@ -1,6 +1,7 @@
 //! Kafka for tests: topics that are ready when created (every partition has a leader visible in
 //! metadata, so a watermark read right after cannot fail with UnknownTopicOrPartition), topic
-//! deletion, raw records of any shape, and the log's end offsets.
+//! deletion, records deleted from a log's start (deleteRecords: retention on demand), raw
+//! records of any shape, and the log's end offsets.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,10 +37,19 @@ fn options() -> AdminOptions {
     AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
 }
 
-/// Creates `topic` with `partitions` partitions (replication 1) and returns once the broker's
-/// metadata shows a leader for every one of them.
+/// Creates `topic` with `partitions` partitions and returns once the broker's metadata shows a
+/// leader for every one of them. Replicated like a production topic where the cluster allows:
+/// on three or more brokers replication 3 with `min.insync.replicas=2`, else replication 1.
 pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let cluster = brokers.to_owned();
+    let broker_count = tokio::task::spawn_blocking(move || broker_count(&cluster))
+        .await?
+        .with_context(|| format!("cannot reach Kafka at {brokers} (make up?)"))?;
+    let replication = if broker_count >= 3 { 3 } else { 1 };
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    if replication == 3 {
+        new_topic = new_topic.set("min.insync.replicas", "2");
+    }
     let results = admin(brokers)?
         .create_topics([&new_topic], &options())
         .await
@@ -58,6 +68,12 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow
             .map(drop)
     })
     .await
+}
+
+/// Brokers in the cluster's metadata. Blocking.
+fn broker_count(brokers: &str) -> anyhow::Result<usize> {
+    let consumer: BaseConsumer = client_config(brokers).create()?;
+    Ok(consumer.fetch_metadata(None, REQUEST)?.brokers().len())
 }
 
 /// Whether metadata shows `topic` with `partitions` partitions, each with a leader. Blocking.
@@ -79,6 +95,30 @@ pub async fn delete_topic(brokers: &str, topic: &str) -> anyhow::Result<()> {
         result.map_err(|(t, e)| anyhow::anyhow!("delete topic {t}: {e}"))?;
     }
     Ok(())
+}
+
+/// Deletes every record of `topic`'s `partition` below `offset` (the broker's deleteRecords,
+/// what retention does, but deterministic); returns the new log start offset.
+pub async fn delete_records_before(
+    brokers: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> anyhow::Result<i64> {
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    wanted.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))?;
+    let deleted = admin(brokers)?
+        .delete_records(&wanted, &options())
+        .await
+        .with_context(|| format!("deleteRecords {topic}/{partition} before {offset}"))?;
+    let element = deleted
+        .find_partition(topic, partition)
+        .context("deleteRecords answered without the partition")?;
+    element.error()?;
+    match element.offset() {
+        rdkafka::Offset::Offset(low) => Ok(low),
+        other => anyhow::bail!("deleteRecords answered {other:?}"),
+    }
 }
 
 /// `partition -> high watermark` (records ever written) of `topic`. Blocking.

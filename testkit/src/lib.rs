@@ -6,6 +6,7 @@
 //!
 //! - [`services`]: addresses of Kafka and PostgreSQL, the workspace, free ports;
 //! - [`sandbox`]: [`Sandbox`], one isolated database + topic + group (fallible, for the bench);
+//! - [`cluster`]: [`cluster::KafkaCluster`], a test's own three-node Kafka cluster;
 //! - [`database`]: [`TestDatabase`], a database alone for the database tier of tests;
 //! - [`env`]: [`TestEnv`], the same with panicking helpers, for tests;
 //! - [`template`]: the migrated template database every sandbox is cloned from;
@@ -16,9 +17,11 @@
 //! - [`truth`]: [`Expected`], the exact counters a load plan must leave;
 //! - [`fixtures`]: valid events;
 //! - [`tools`]: parsers of the Kafka CLI and kcat output;
+//! - [`replica`]: [`replica::PrimaryWithStandby`], a test's own PostgreSQL primary and streaming standby;
 //! - [`recipes`]: the README's operator recipes, extracted and aimed at a test's topic;
 //! - [`openapi`]: structural checks of an OpenAPI document.
 
+pub mod cluster;
 pub mod database;
 pub mod env;
 pub mod fixtures;
@@ -27,6 +30,7 @@ pub mod kafka;
 pub mod openapi;
 pub mod process;
 pub mod recipes;
+pub mod replica;
 pub mod sandbox;
 pub mod services;
 pub mod template;

@@ -195,6 +195,16 @@ impl Service {
         let _ = self.child.wait();
     }
 
+    /// Peak resident set size so far (VmHWM of /proc/PID/status), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        proc_status_bytes(self.pid(), "VmHWM")
+    }
+
+    /// Resident set size now (VmRSS), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        proc_status_bytes(self.pid(), "VmRSS")
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
@@ -279,4 +289,16 @@ pub async fn run_shell(text: &str, timeout: Duration) -> Ran {
         .unwrap_or_else(|_| panic!("timed out after {timeout:?} running:\n{text}"))
         .expect("wait for bash");
     Ran::of(output)
+}
+
+/// A `FIELD: N kB` line of /proc/PID/status, in bytes; panics when the process is gone.
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }

@@ -81,6 +81,28 @@ pub fn parse_get_offsets(output: &str, topic: &str) -> BTreeMap<i32, i64> {
     offsets(output, &format!("{topic}:"), |rest| rest.split_once(':'))
 }
 
+/// Every record of `topic` from the beginning to the current end, one line each in kcat's
+/// `-f` `format` (e.g. `"%k %p\\n"`). Blocking; panics when kcat fails.
+pub fn kcat_read_all(brokers: &str, topic: &str, format: &str) -> String {
+    let output = std::process::Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            brokers,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .args(["-f", format])
+        .output()
+        .expect("kcat -C");
+    assert!(output.status.success(), "kcat -C {topic}: {output:?}");
+    String::from_utf8(output.stdout).expect("UTF-8 records")
+}
+
 /// `partition -> offset` of `kcat -Q` output (`topic [partition] offset N` lines).
 pub fn parse_kcat_query(output: &str, topic: &str) -> BTreeMap<i32, i64> {
     offsets(output, &format!("{topic} ["), |rest| {

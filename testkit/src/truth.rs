@@ -95,6 +95,7 @@ pub fn assert_stats_match(stats: &logagg_core::contract::StatsResponse, counts: 
         duplicate_dropped: stats.duplicate_dropped,
         invalid: stats.invalid,
         replayed: stats.replayed,
+        lost: stats.lost,
     };
     assert_eq!(served, *counts, "/stats vs the database: {stats:?}");
 }
@@ -142,6 +143,7 @@ mod tests {
             duplicate_dropped: 300,
             invalid: 0,
             replayed: 5,
+            lost: 0,
         };
         assert!(expected.mismatches(&exact, 701).is_empty());
         let off = Counts {

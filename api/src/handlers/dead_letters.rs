@@ -32,7 +32,7 @@ const MAX_LIMIT: i64 = 1000;
     ),
 )]
 pub async fn topics(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
     let topics = counters::summaries(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     Ok(warp::reply::json(&topics).into_response())
 }

@@ -140,7 +140,7 @@ pub async fn list(
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let mut conn = state
-        .pool
+        .read_pool
         .get()
         .await
         .map_err(logagg_core::db::DbError::from)?;
@@ -235,7 +235,7 @@ pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> 
         return Err(missing());
     }
     let mut conn = state
-        .pool
+        .read_pool
         .get()
         .await
         .map_err(logagg_core::db::DbError::from)?;

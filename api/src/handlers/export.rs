@@ -64,7 +64,7 @@ pub async fn export(
     .map_err(|_| busy())?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(BATCHES_AHEAD);
     if search_db_satisfiable(&query) {
-        let mut conn = state.pool.get().await.map_err(DbError::from)?;
+        let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
         let query = events::resolve(&mut conn, query).await?;
         tokio::spawn(async move {
             let _permit = permit;

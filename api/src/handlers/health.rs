@@ -2,14 +2,16 @@
 
 use std::time::Duration;
 
-use logagg_core::contract::{AliveResponse, DependencyHealth, HealthResponse, HealthStatus};
+use logagg_core::contract::{
+    AliveResponse, DependencyHealth, HealthResponse, HealthStatus, ReplicaHealth,
+};
 use logagg_core::db;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Reply;
 
 use logagg_core::contract::RetentionStatus;
-use logagg_core::db::{dead_letters, retention};
+use logagg_core::db::{dead_letters, progress, retention};
 
 /// The enforcer's last run, when the database answers in time and one has run.
 async fn retention_status(state: &AppState) -> Option<RetentionStatus> {
@@ -45,7 +47,12 @@ pub async fn health(state: AppState) -> Response {
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
-    let healthy = database.is_ok() && broker.is_ok();
+    let read_replica = match state.has_read_replica {
+        true => Some(read_replica(&state).await),
+        false => None,
+    };
+    let replica_up = read_replica.as_ref().is_none_or(|r| r.database.is_up());
+    let healthy = database.is_ok() && broker.is_ok() && replica_up;
     let retention = if database.is_ok() {
         retention_status(&state).await
     } else {
@@ -55,6 +62,7 @@ pub async fn health(state: AppState) -> Response {
         batches: None,
         broker: DependencyHealth::of(&broker),
         database: DependencyHealth::of(&database),
+        read_replica,
         retention,
         status: HealthStatus::of(healthy),
         uptime_seconds: Some(state.started.elapsed().as_secs()),
@@ -65,6 +73,22 @@ pub async fn health(state: AppState) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// The read replica: whether it answers, and how far its replay is behind.
+async fn read_replica(state: &AppState) -> ReplicaHealth {
+    let checked = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut conn = state.read_pool.get().await.map_err(|e| e.to_string())?;
+        db::replica::replay_lag_ms(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")));
+    ReplicaHealth {
+        database: DependencyHealth::of(&checked.as_ref().map(drop)),
+        replay_lag_ms: checked.ok().flatten(),
+    }
 }
 
 #[utoipa::path(
@@ -83,20 +107,31 @@ pub fn healthz() -> Response {
     summary = "Prometheus metrics.",
     responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
 )]
-/// The API's own metrics plus the pending dead letters (omitted while PostgreSQL is down).
+/// The API's own metrics plus the pending dead letters and the offsets lost per partition
+/// (both omitted while PostgreSQL is down).
 pub async fn metrics(state: AppState) -> Response {
-    let pending = tokio::time::timeout(CHECK_TIMEOUT, async {
+    let from_database = tokio::time::timeout(CHECK_TIMEOUT, async {
         let mut conn = state.pool.get().await.ok()?;
-        dead_letters::pending(&mut conn, &state.kafka.group)
+        let pending = dead_letters::pending(&mut conn, &state.kafka.group)
             .await
-            .ok()
+            .ok()?;
+        let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic)
+            .await
+            .ok()?;
+        Some((pending, rows))
     })
     .await
     .ok()
     .flatten();
     let mut text = state.metrics.render();
-    if let Some(pending) = pending {
+    if state.has_read_replica {
+        if let Some(lag_ms) = read_replica(&state).await.replay_lag_ms {
+            text += &crate::metrics::replica_lag_gauge(lag_ms);
+        }
+    }
+    if let Some((pending, rows)) = from_database {
         text += &crate::metrics::dead_letter_gauges(&pending);
+        text += &crate::metrics::lost_gauges(&rows);
     }
     if let Some(status) = retention_status(&state).await {
         text += &crate::metrics::retention_gauges(&status);

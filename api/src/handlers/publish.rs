@@ -37,7 +37,7 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
         (status = 415, description = "Content type is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
         (status = 429, description = "Over the token's publish rate; nothing published; retry after Retry-After", body = ErrorBody),
-        (status = 503, description = "Broker unavailable or slow; retry after Retry-After", body = ErrorBody),
+        (status = 503, description = "Broker unavailable or slow, or the API at its in-flight publish cap (LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES); nothing published; retry after Retry-After", body = ErrorBody),
     ),
 )]
 pub async fn publish<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
@@ -51,6 +51,10 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut stream = std::pin::pin!(body);
+    // Held until the answer: what this request may buffer counts against the budget.
+    let Some(_reserved) = state.publish_budget.try_reserve(declared, limit) else {
+        return shed(&state, declared, stream.as_mut()).await;
+    };
     let body = match declared {
         Some(length) if length > limit => Err(BodyError::TooLarge),
         _ => body::read_limited(stream.as_mut(), limit).await,
@@ -71,6 +75,34 @@ where
         .await
         .unwrap_or_else(Reply::into_response);
     if complete {
+        response
+    } else {
+        body::close_connection(response)
+    }
+}
+
+/// The answer when the publish budget is spent: 503 with `Retry-After`, the body discarded
+/// unbuffered (or left unread, with `Connection: close`, when it is over twice the limit).
+async fn shed<S, B>(
+    state: &AppState,
+    declared: Option<u64>,
+    stream: std::pin::Pin<&mut S>,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
+    B: Buf,
+{
+    let limit = state.config.max_body_bytes.saturating_mul(2);
+    let drained = match declared {
+        Some(length) if length > limit => false,
+        _ => body::drain(stream, limit).await,
+    };
+    let response = ApiError::Unavailable(format!(
+        "server busy: {} bytes of publish requests in flight (LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES); nothing published, retry",
+        state.publish_budget.in_flight_bytes()
+    ))
+    .into_response();
+    if drained {
         response
     } else {
         body::close_connection(response)

@@ -68,6 +68,11 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         invalid: total.invalid,
         kafka_topic: state.kafka.topic.clone(),
         lag_per_partition,
+        lost: total.lost,
+        lost_per_partition: rows
+            .iter()
+            .map(|r| (r.kafka_partition.to_string(), r.lost))
+            .collect(),
         topics: topics.iter().map(|(name, _)| name.clone()).collect(),
         per_topic: topics.into_iter().collect(),
         received: total.received,

@@ -65,7 +65,7 @@ pub async fn stream(
     let start = match after {
         Some(After::Commit(cursor)) => Some(cursor),
         Some(After::Id(id)) => {
-            let mut conn = state.pool.get().await.map_err(DbError::from)?;
+            let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
             Some(search_db::resolve_after(&mut conn, id).await?)
         }
         None => None,
@@ -184,7 +184,7 @@ impl Follower {
     async fn catch_up(&mut self, position: CommitCursor) -> Result<(), CatchUp> {
         let mut conn = self
             .state
-            .pool
+            .read_pool
             .get()
             .await
             .map_err(|e| CatchUp::Db(e.into()))?;

@@ -8,6 +8,7 @@ pub mod group_state;
 pub mod pool;
 pub mod progress;
 pub mod query_forms;
+pub mod replica;
 pub mod retention;
 /// The tables as `diesel print-schema` prints them from the migrated database (settings in
 /// `diesel.toml`); regenerated, never edited by hand.

@@ -18,6 +18,8 @@ pub struct Counts {
     pub duplicate_dropped: i64,
     pub invalid: i64,
     pub replayed: i64,
+    /// Offsets the broker deleted before they were read (a gap in the log); never `received`.
+    pub lost: i64,
 }
 
 impl Counts {
@@ -36,6 +38,7 @@ impl Counts {
         self.duplicate_dropped += other.duplicate_dropped;
         self.invalid += other.invalid;
         self.replayed += other.replayed;
+        self.lost += other.lost;
     }
 }
 
@@ -50,6 +53,7 @@ pub struct Progress {
     pub duplicate_dropped: i64,
     pub invalid: i64,
     pub replayed: i64,
+    pub lost: i64,
 }
 
 impl Progress {
@@ -60,6 +64,7 @@ impl Progress {
             duplicate_dropped: self.duplicate_dropped,
             invalid: self.invalid,
             replayed: self.replayed,
+            lost: self.lost,
         }
     }
 }
@@ -123,6 +128,7 @@ pub async fn advance(
             pp::duplicate_dropped.eq(pp::duplicate_dropped + counts.duplicate_dropped),
             pp::invalid.eq(pp::invalid + counts.invalid),
             pp::replayed.eq(pp::replayed + counts.replayed),
+            pp::lost.eq(pp::lost + counts.lost),
             pp::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)

@@ -61,6 +61,7 @@ diesel::table! {
         invalid -> Int8,
         replayed -> Int8,
         updated_at -> Timestamptz,
+        lost -> Int8,
     }
 }
 
