@@ -107,8 +107,9 @@ pub fn healthz() -> Response {
     summary = "Prometheus metrics.",
     responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
 )]
-/// The API's own metrics plus the pending dead letters and the offsets lost per partition
-/// (both omitted while PostgreSQL is down).
+/// The API's own metrics plus the pending dead letters, the offsets lost per partition and the
+/// retention enforcer's last run, read on one connection within one timeout (all omitted while
+/// PostgreSQL is down).
 pub async fn metrics(state: AppState) -> Response {
     let from_database = tokio::time::timeout(CHECK_TIMEOUT, async {
         let mut conn = state.pool.get().await.ok()?;
@@ -118,7 +119,8 @@ pub async fn metrics(state: AppState) -> Response {
         let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic)
             .await
             .ok()?;
-        Some((pending, rows))
+        let retention = retention::status(&mut conn).await.ok().flatten();
+        Some((pending, rows, retention))
     })
     .await
     .ok()
@@ -129,12 +131,12 @@ pub async fn metrics(state: AppState) -> Response {
             text += &crate::metrics::replica_lag_gauge(lag_ms);
         }
     }
-    if let Some((pending, rows)) = from_database {
+    if let Some((pending, rows, retention)) = from_database {
         text += &crate::metrics::dead_letter_gauges(&pending);
         text += &crate::metrics::lost_gauges(&rows);
-    }
-    if let Some(status) = retention_status(&state).await {
-        text += &crate::metrics::retention_gauges(&status);
+        if let Some(status) = retention {
+            text += &crate::metrics::retention_gauges(&status);
+        }
     }
     warp::reply::with_header(text, "content-type", logagg_core::metrics::CONTENT_TYPE)
         .into_response()
