@@ -4,13 +4,15 @@
 //! `retention::ENFORCER_LOCK_KEY`; the others retry `pg_try_advisory_lock` every interval and
 //! take over when the holder's session ends. Each step deletes at most `step_rows` rows in its
 //! own transaction (counting them `expired` in it), so no batch waits on more than one step.
+//! Once per `LOGAGG_RETENTION_REINDEX_INTERVAL_MS` in which it removed rows, it also rebuilds
+//! the indexes whose keys deletes cannot reclaim (`db::maintenance`), online.
 
 use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use logagg_core::config::RetentionConfig;
 use logagg_core::db::retention::{self, try_lock, RunReport};
-use logagg_core::db::{self, DbError};
+use logagg_core::db::{self, maintenance, DbError};
 use logagg_core::shutdown::Signal;
 
 use crate::metrics::Metrics;
@@ -39,6 +41,7 @@ impl Enforcer {
     pub async fn run(self) {
         let holder = holder_name();
         let mut session: Option<AsyncPgConnection> = None;
+        let mut upkeep = Upkeep::new(self.config.reindex_interval);
         loop {
             if session.is_none() {
                 match db::establish(&self.database_url).await {
@@ -47,7 +50,7 @@ impl Enforcer {
                 }
             }
             if let Some(conn) = session.as_mut() {
-                if let Err(error) = self.tick(conn, &holder).await {
+                if let Err(error) = self.tick(conn, &holder, &mut upkeep).await {
                     tracing::warn!(%error, "retention run failed; reconnecting");
                     self.metrics.set_enforcer(false);
                     session = None;
@@ -61,7 +64,12 @@ impl Enforcer {
     }
 
     /// One interval: become the enforcer if nobody is, then run once if we are.
-    async fn tick(&self, conn: &mut AsyncPgConnection, holder: &str) -> Result<(), DbError> {
+    async fn tick(
+        &self,
+        conn: &mut AsyncPgConnection,
+        holder: &str,
+        upkeep: &mut Upkeep,
+    ) -> Result<(), DbError> {
         if !self.metrics.is_enforcer() {
             if !try_lock(conn).await? {
                 return Ok(());
@@ -72,6 +80,10 @@ impl Enforcer {
         let report = self.run_once(conn).await?;
         retention::record_run(conn, holder, &report).await?;
         self.metrics.record_run(&report);
+        upkeep.removed += report.removed;
+        if upkeep.due() {
+            upkeep.rebuild(conn).await;
+        }
         if report.removed > 0 {
             tracing::info!(
                 removed = report.removed,
@@ -119,6 +131,48 @@ impl Enforcer {
             ));
         }
         Ok(report)
+    }
+}
+
+/// When the indexes retention cannot shrink were last rebuilt, and whether rows were removed
+/// since (an index nothing was removed from has nothing to give back).
+struct Upkeep {
+    interval: Duration,
+    last: std::time::Instant,
+    removed: i64,
+}
+
+impl Upkeep {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: std::time::Instant::now(),
+            removed: 0,
+        }
+    }
+
+    fn due(&self) -> bool {
+        !self.interval.is_zero() && self.removed > 0 && self.last.elapsed() >= self.interval
+    }
+
+    /// Rebuilds each index; a failure is logged and retried after the next interval (the
+    /// index keeps working meanwhile).
+    async fn rebuild(&mut self, conn: &mut AsyncPgConnection) {
+        for index in maintenance::REBUILT_INDEXES {
+            let started = std::time::Instant::now();
+            match maintenance::rebuild(conn, index).await {
+                Ok((before, after)) => tracing::info!(
+                    index,
+                    before_bytes = before,
+                    after_bytes = after,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "retention: rebuilt an index whose removed keys vacuum keeps"
+                ),
+                Err(error) => tracing::warn!(index, %error, "retention: index rebuild failed"),
+            }
+        }
+        self.last = std::time::Instant::now();
+        self.removed = 0;
     }
 }
 

@@ -72,6 +72,7 @@ variables! {
     "LOGAGG_RETENTION_INTERVAL_MS" = "10000": "Pause between two retention runs of the enforcing consumer (and between its attempts to become the enforcer).",
     "LOGAGG_RETENTION_STEP_ROWS" = "5000": "Most rows one retention or admin-delete transaction removes (each step commits on its own, so no batch waits long).",
     "LOGAGG_RETENTION_RUN_STEPS" = "200": "Most steps of one retention run; what is left waits for the next run and shows as lag.",
+    "LOGAGG_RETENTION_REINDEX_INTERVAL_MS" = "86400000": "How often the enforcing consumer rebuilds the payload index online (REINDEX CONCURRENTLY) while retention removes rows; GIN keeps the keys of removed rows (0: never).",
     "LOGAGG_DB_RETRY_MAX_MS" = "10000": "Cap of the consumer's exponential backoff while PostgreSQL fails.",
     "LOGAGG_LOG_JSON" = "false": "Log as JSON lines instead of human-readable text (true/false, 1/0, yes/no, on/off; RUST_LOG sets the filter).",
 }
@@ -360,6 +361,9 @@ pub struct RetentionConfig {
     pub step_rows: i64,
     /// Steps per run.
     pub run_steps: u32,
+    /// Least time between two online rebuilds of the indexes retention cannot shrink; zero:
+    /// never.
+    pub reindex_interval: Duration,
 }
 
 impl RetentionConfig {
@@ -369,6 +373,7 @@ impl RetentionConfig {
             interval: millis("LOGAGG_RETENTION_INTERVAL_MS")?,
             step_rows: positive("LOGAGG_RETENTION_STEP_ROWS")?,
             run_steps: positive::<u32>("LOGAGG_RETENTION_RUN_STEPS")?,
+            reindex_interval: millis("LOGAGG_RETENTION_REINDEX_INTERVAL_MS")?,
         })
     }
 }

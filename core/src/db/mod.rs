@@ -5,6 +5,7 @@ pub mod counters;
 pub mod dead_letters;
 pub mod events;
 pub mod group_state;
+pub mod maintenance;
 pub mod pool;
 pub mod progress;
 pub mod query_forms;
