@@ -11,7 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::auth;
-use crate::body;
+use crate::body::{self, BodyStream};
 use crate::errors::{self, ApiError};
 use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
 use crate::openapi;
@@ -28,11 +28,7 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 
 /// What no route matched: 405 with `Allow` for a known path reached with another method, else
 /// 404. The body is drained (bounded) so the connection stays usable.
-async fn fallback<S, B>(path: warp::path::FullPath, body: S, limit: u64) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
+async fn fallback(path: warp::path::FullPath, body: impl BodyStream, limit: u64) -> Response {
     let complete = body::drain(std::pin::pin!(body), limit).await;
     let error = match allowed_methods(path.as_str()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },

@@ -4,8 +4,9 @@
 //! `deleted` counter and the audit row's count with its rows.
 
 use bytes::Bytes;
+use futures::FutureExt;
 use logagg_core::contract::{
-    AuditEntry, DeleteFilter, DeleteResponse, ErrorBody, ItemError, RetentionPolicies, SetRetention,
+    AuditEntry, DeleteFilter, DeleteResponse, ItemError, RetentionPolicies, SetRetention,
 };
 use logagg_core::db::{retention, DbError};
 use logagg_core::event::is_valid_topic;
@@ -14,8 +15,9 @@ use warp::http::{HeaderMap, Method};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::body::{self, BodyError};
+use crate::body::{self, BodyError, BodyStream};
 use crate::errors::ApiError;
+use crate::handlers::responses::{query_json, DbUnavailable, JsonBodyErrors};
 use crate::state::AppState;
 
 /// Admin bodies are small; anything bigger is refused unread.
@@ -26,11 +28,10 @@ const MAX_EVENT_IDS: usize = 10_000;
 const AUDIT_ROWS: i64 = 100;
 
 /// Reads a JSON body of type `T`; the flag says whether the body was read to its end.
-async fn json_body<T, S, B>(body: S) -> (Result<T, ApiError>, bool)
+async fn json_body<T, S>(body: S) -> (Result<T, ApiError>, bool)
 where
     T: DeserializeOwned,
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
+    S: BodyStream,
 {
     let read: Result<Bytes, BodyError> =
         body::read_limited(std::pin::pin!(body), ADMIN_BODY_LIMIT).await;
@@ -77,15 +78,14 @@ fn caller(state: &AppState, method: &Method, path: &str, headers: &HeaderMap) ->
 
 /// Reads the JSON body as `T`, hands it to `handle` and answers what it returns (or the
 /// body's error), closing the connection when the body was left unread.
-async fn with_json_body<T, S, B, F, Fut>(body: S, handle: F) -> Response
+async fn with_json_body<T, S, F, Fut>(body: S, handle: F) -> Response
 where
     T: DeserializeOwned,
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
+    S: BodyStream,
     F: FnOnce(T) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
-    let (request, complete) = json_body::<T, _, _>(body).await;
+    let (request, complete) = json_body::<T, _>(body).await;
     let result = match request {
         Ok(request) => handle(request).await,
         Err(error) => Err(error),
@@ -98,37 +98,26 @@ where
     }
 }
 
+/// The default retention, per-topic policies and the enforcer's last run (admin scope).
 #[utoipa::path(
-    get,
-    path = "/admin/retention",
-    summary = "The default retention, per-topic policies and the enforcer's last run (admin scope).",
-    responses(
-        (status = 200, description = "Policies", body = RetentionPolicies),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/admin/retention",
+    responses((status = 200, description = "Policies", body = RetentionPolicies), DbUnavailable),
 )]
 pub async fn get_retention(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.pool.get().await.map_err(DbError::from)?;
-    let policies = retention::policies(&mut conn).await?;
-    Ok(warp::reply::json(&policies).into_response())
+    query_json(&state.pool, |conn| retention::policies(conn).boxed()).await
 }
 
+/// Sets the default (no topic) or one topic's retention; age is the stored time (admin scope).
 #[utoipa::path(
-    put,
-    path = "/admin/retention",
-    summary = "Sets the default (no topic) or one topic's retention; age is the stored time (admin scope).",
+    put, path = "/admin/retention",
     request_body = SetRetention,
     responses(
         (status = 200, description = "The policies after the change", body = RetentionPolicies),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 422, description = "Invalid topic or period", body = ErrorBody),
+        JsonBodyErrors,
+        DbUnavailable,
     ),
 )]
-pub async fn put_retention<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
+pub async fn put_retention(state: AppState, headers: HeaderMap, body: impl BodyStream) -> Response {
     with_json_body(body, |request: SetRetention| async move {
         let topic = match request.topic.as_deref() {
             None => retention::DEFAULT_TOPIC,
@@ -183,23 +172,17 @@ fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Deletes the stored events matching every field of the filter, writes an audit row, counts them `deleted` (admin scope).
 #[utoipa::path(
-    post,
-    path = "/admin/delete",
-    summary = "Deletes the stored events matching every field of the filter, writes an audit row, counts them `deleted` (admin scope).",
+    post, path = "/admin/delete",
     request_body = DeleteFilter,
     responses(
-        (status = 200, description = "Deleted", body = DeleteResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 422, description = "Empty or invalid filter", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
+        (status = 200, description = "Deleted (an empty or invalid filter is a 422)", body = DeleteResponse),
+        JsonBodyErrors,
+        DbUnavailable,
     ),
 )]
-pub async fn delete<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
+pub async fn delete(state: AppState, headers: HeaderMap, body: impl BodyStream) -> Response {
     with_json_body(body, |filter: DeleteFilter| async move {
         check_filter(&filter)?;
         let who = caller(&state, &Method::POST, "/admin/delete", &headers);
@@ -230,19 +213,16 @@ where
     .await
 }
 
+/// The audit of admin deletes, newest first (admin scope).
 #[utoipa::path(
-    get,
-    path = "/admin/deletes",
-    summary = "The audit of admin deletes, newest first (admin scope).",
-    responses(
-        (status = 200, description = "Audit rows", body = [AuditEntry]),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/admin/deletes",
+    responses((status = 200, description = "Audit rows", body = [AuditEntry]), DbUnavailable),
 )]
 pub async fn deletes(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.pool.get().await.map_err(DbError::from)?;
-    let rows = retention::audit(&mut conn, AUDIT_ROWS).await?;
-    Ok(warp::reply::json(&rows).into_response())
+    query_json(&state.pool, |conn| {
+        retention::audit(conn, AUDIT_ROWS).boxed()
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use base64::Engine;
+use futures::FutureExt;
 use logagg_core::contract::{DeadLetterView, ErrorBody, RawEncoding, RetryResponse};
 use logagg_core::db::counters::{self, TopicSummary};
 use logagg_core::db::dead_letters::{self, DeadLetterQuery, StoredDeadLetter};
@@ -15,26 +16,24 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::events::parse_query_string;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::responses::{query_json, DbUnavailable, ReadErrors};
 use crate::handlers::search;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
+/// Every topic with its stored count, event-time bounds, last store time and counters.
 #[utoipa::path(
-    get,
-    path = "/topics",
-    summary = "Every topic with its stored count, event-time bounds, last store time and counters.",
-    responses(
-        (status = 200, description = "Every topic", body = Vec<TopicSummary>),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/topics",
+    responses((status = 200, description = "Every topic", body = Vec<TopicSummary>), DbUnavailable),
 )]
 pub async fn topics(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
-    let topics = counters::summaries(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
-    Ok(warp::reply::json(&topics).into_response())
+    let kafka = state.kafka.clone();
+    query_json(&state.read_pool, move |conn| {
+        async move { counters::summaries(conn, &kafka.group, &kafka.topic).await }.boxed()
+    })
+    .await
 }
 
 /// Raw bytes as text when they are UTF-8, else base64, with the encoding used.
@@ -139,10 +138,9 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
     })
 }
 
+/// Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).
 #[utoipa::path(
-    get,
-    path = "/dead-letters",
-    summary = "Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).",
+    get, path = "/dead-letters",
     params(
         ("partition" = Option<i32>, Query, description = "Kafka partition"),
         ("error" = Option<String>, Query, description = "Case-insensitive substring of the error"),
@@ -198,12 +196,12 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
     Ok(response)
 }
 
+/// Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).
+///
 /// `POST /dead-letters/{id}/retry`: the record goes back to the Kafka topic exactly as it was
 /// read (the consumer then judges it again, e.g. after a fix); the dead letter is marked.
 #[utoipa::path(
-    post,
-    path = "/dead-letters/{id}/retry",
-    summary = "Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).",
+    post, path = "/dead-letters/{id}/retry",
     params(("id" = i64, Path, description = "The dead letter's id")),
     responses(
         (status = 200, description = "Re-published", body = RetryResponse),

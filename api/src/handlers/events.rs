@@ -12,7 +12,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::export;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 
@@ -109,16 +109,13 @@ pub async fn resolve(
     Ok(query)
 }
 
+/// Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.
 #[utoipa::path(
-    get,
-    path = "/events",
-    summary = "Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.",
+    get, path = "/events",
     params(
         search::FilterParams,
+        PageParams,
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Events per page (default 100)"),
-        ("before" = Option<i64>, Query, description = "Only events with an id below this one (the last id of a newest-first page)"),
-        ("after" = Option<String>, Query, description = "Oldest first (order=asc): events stored after this one in commit order; an event id or the cursor <tx>.<id> of Link / the stream's event ids. Newest first: only ids above it"),
-        ("order" = Option<String>, Query, description = "asc (commit order) or desc (newest first)"),
     ),
     responses(
         (status = 200, description = "Events", body = Vec<EventView>),
@@ -204,12 +201,12 @@ fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
+/// One stored event.
+///
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
 #[utoipa::path(
-    get,
-    path = "/events/{topic}/{event_id}",
-    summary = "One stored event.",
+    get, path = "/events/{topic}/{event_id}",
     params(
         ("topic" = String, Path, description = "The event's topic (may contain /)"),
         ("event_id" = String, Path, description = "The event id (percent-encode a / inside it)"),

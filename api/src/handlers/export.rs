@@ -15,7 +15,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::{events, search};
 use crate::state::AppState;
 
@@ -27,16 +27,10 @@ const EXPORT_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Batches serialized ahead of a slow client.
 const BATCHES_AHEAD: usize = 2;
 
+/// Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).
 #[utoipa::path(
-    get,
-    path = "/events/export",
-    summary = "Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).",
-    params(
-        search::FilterParams,
-        ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
-        ("before" = Option<i64>, Query, description = "Only ids below this one"),
-        ("order" = Option<String>, Query, description = "desc (default) or asc (commit order)"),
-    ),
+    get, path = "/events/export",
+    params(search::FilterParams, PageParams),
     responses(
         (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
         ReadErrors,

@@ -28,10 +28,9 @@ const CATCH_UP_ROWS: i64 = 1_000;
 /// Events queued towards one client before the stream waits for it.
 const CLIENT_QUEUE: usize = 256;
 
+/// Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.
 #[utoipa::path(
-    get,
-    path = "/events/stream",
-    summary = "Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.",
+    get, path = "/events/stream",
     params(
         search::FilterParams,
         ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
