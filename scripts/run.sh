@@ -17,8 +17,6 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LOGAGG_ROOT"
 
-api_addr="${LOGAGG_API_ADDR:-127.0.0.1:8080}"
-consumer_addr="${LOGAGG_CONSUMER_ADDR:-127.0.0.1:8081}"
 profile="${LOGAGG_RUN_PROFILE:-release}"
 demo_events="${LOGAGG_RUN_DEMO_EVENTS:-20000}"
 start_timeout="${LOGAGG_RUN_START_TIMEOUT:-60}"
@@ -32,7 +30,7 @@ exec 9>>"$run_dir/run.lock"
 if ! flock -n 9; then
   die "make run is already running from this checkout (pid $(read_pidfile "$run_dir/run.pid")); stop it with Ctrl-C in its terminal first"
 fi
-for addr in "$api_addr" "$consumer_addr"; do
+for addr in "$API_ADDR" "$CONSUMER_ADDR"; do
   if port_open "${addr%:*}" "${addr##*:}"; then
     die "$addr is already in use (another make run, logagg-api or logagg-consumer?); stop it, or set LOGAGG_API_ADDR / LOGAGG_CONSUMER_ADDR"
   fi
@@ -89,8 +87,8 @@ info "consumer log: ${run_dir#"$LOGAGG_ROOT"/}/consumer.log, api log: ${run_dir#
 
 # both_alive: neither child exited (a child that exits at start has said why in its log).
 both_alive() { pid_alive "${pids[0]}" && pid_alive "${pids[1]}"; }
-health_ok() { curl -fsS "http://$api_addr/health" >/dev/null; }
-if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at http://$api_addr/health" health_ok; then
+health_ok() { curl -fsS "http://$API_ADDR/health" >/dev/null; }
+if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at http://$API_ADDR/health" health_ok; then
   for i in "${!names[@]}"; do
     if ! pid_alive "${pids[$i]}"; then
       warn "logagg-${names[$i]} exited: $(last_error "$run_dir/${names[$i]}.log")"
@@ -98,7 +96,7 @@ if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at
       warn "logagg-${names[$i]}: $line"
     fi
   done
-  health="$(curl -sS "http://$api_addr/health" 2>&1 || true)"
+  health="$(curl -sS "http://$API_ADDR/health" 2>&1 || true)"
   [[ -n "$health" ]] && warn "GET /health: $health"
   exit 1
 fi
@@ -106,13 +104,13 @@ fi
 if ((demo_events > 0)); then
   info "demo load: $demo_events events, 30% duplicates, through POST /publish, then the golden check"
   "$bin/logagg-producer" load --events "$demo_events" --duplicate-ratio 0.3 --via http \
-    --api-url "http://$api_addr" --verify
+    --api-url "http://$API_ADDR" --verify
 fi
 
 echo
 echo "GET /stats:"
-curl -fsS "http://$api_addr/stats" | python3 -m json.tool
+curl -fsS "http://$API_ADDR/stats" | python3 -m json.tool
 echo
-info "serving on http://$api_addr (try: curl 'http://$api_addr/events?limit=3'); Ctrl-C stops"
+info "serving on http://$API_ADDR (try: curl 'http://$API_ADDR/events?limit=3'); Ctrl-C stops"
 # Returns when a child exits (Ctrl-C reaches both) or when a signal runs the trap.
 wait -n "${pids[@]}" || true
