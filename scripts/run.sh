@@ -17,36 +17,34 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LOGAGG_ROOT"
 
-profile="${LOGAGG_RUN_PROFILE:-release}"
 demo_events="${LOGAGG_RUN_DEMO_EVENTS:-20000}"
 start_timeout="${LOGAGG_RUN_START_TIMEOUT:-60}"
-run_dir="$LOGAGG_LOCAL/run"
-mkdir -p "$run_dir"
+mkdir -p "$RUN_DIR"
 
 # --- one instance per checkout, and nothing else on our ports -----------------------------
 # The lock is held (fd 9, inherited by the children) for as long as this instance runs; the
 # pid file only serves the message.
-exec 9>>"$run_dir/run.lock"
+exec 9>>"$RUN_DIR/run.lock"
 if ! flock -n 9; then
-  die "make run is already running from this checkout (pid $(read_pidfile "$run_dir/run.pid")); stop it with Ctrl-C in its terminal first"
+  die "make run is already running from this checkout (pid $(read_pidfile "$RUN_DIR/run.pid")); stop it with Ctrl-C in its terminal first"
 fi
 for addr in "$API_ADDR" "$CONSUMER_ADDR"; do
   if port_open "${addr%:*}" "${addr##*:}"; then
     die "$addr is already in use (another make run, logagg-api or logagg-consumer?); stop it, or set LOGAGG_API_ADDR / LOGAGG_CONSUMER_ADDR"
   fi
 done
-echo "$$" >"$run_dir/run.pid"
+echo "$$" >"$RUN_DIR/run.pid"
 
-case "$profile:${LOGAGG_RUN_BUILD:-yes}" in
+case "$RUN_PROFILE:${LOGAGG_RUN_BUILD:-yes}" in
   release:yes)
     info "building release binaries (first time: several minutes)"
     cargo build --release --bins --quiet
     ;;
   debug:yes) cargo build --bins --quiet ;;
   release:no | debug:no) ;;
-  *) die "LOGAGG_RUN_PROFILE=$profile LOGAGG_RUN_BUILD=${LOGAGG_RUN_BUILD:-}: expected release or debug, and yes or no" ;;
+  *) die "LOGAGG_RUN_PROFILE=$RUN_PROFILE LOGAGG_RUN_BUILD=${LOGAGG_RUN_BUILD:-}: expected release or debug, and yes or no" ;;
 esac
-bin="${CARGO_TARGET_DIR:-$LOGAGG_ROOT/target}/$profile"
+bin="${CARGO_TARGET_DIR:-$LOGAGG_ROOT/target}/$RUN_PROFILE"
 
 # last_error LOG: the service's own last error, on one line. A fatal start-up error is what
 # the binary printed last (`Error: ...` and its `Caused by:` chain); otherwise the last ERROR
@@ -70,14 +68,14 @@ stop_children() {
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
   fi
-  rm -f "$run_dir/run.pid"
+  rm -f "$RUN_DIR/run.pid"
   info "stopped (Kafka and PostgreSQL keep running; make down stops them)"
 }
 trap stop_children INT TERM EXIT
 
 start() {
   local name="$1"
-  "$bin/logagg-$name" >"$run_dir/$name.log" 2>&1 &
+  "$bin/logagg-$name" >"$RUN_DIR/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
 }
@@ -91,8 +89,8 @@ health_ok() { curl -fsS "http://$API_ADDR/health" >/dev/null; }
 if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at http://$API_ADDR/health" health_ok; then
   for i in "${!names[@]}"; do
     if ! pid_alive "${pids[$i]}"; then
-      warn "logagg-${names[$i]} exited: $(last_error "$run_dir/${names[$i]}.log")"
-    elif line="$(last_error "$run_dir/${names[$i]}.log")" && [[ -n "$line" ]]; then
+      warn "logagg-${names[$i]} exited: $(last_error "$RUN_DIR/${names[$i]}.log")"
+    elif line="$(last_error "$RUN_DIR/${names[$i]}.log")" && [[ -n "$line" ]]; then
       warn "logagg-${names[$i]}: $line"
     fi
   done

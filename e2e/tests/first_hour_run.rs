@@ -67,30 +67,33 @@ impl MakeRun {
         let started = Instant::now();
         signal_group("INT", group);
         let deadline = started + STOP_WITHIN;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
+        let mut status = None;
+        self.until_or_kill(deadline, "make run still running", |run| {
+            status = run.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        self.until_or_kill(deadline, "processes of make run left", |_| {
+            !group_alive(group)
+        });
+        let status = status.expect("make exited");
+        (status, started.elapsed(), self.text())
+    }
+
+    /// Polls `done` until it holds; at `deadline` kills the whole process group and fails with
+    /// `what` and the output so far.
+    fn until_or_kill(
+        &mut self,
+        deadline: Instant,
+        what: &str,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) {
+        while !done(self) {
             if Instant::now() >= deadline {
-                signal_group("KILL", group);
-                panic!(
-                    "make run still running {STOP_WITHIN:?} after SIGINT:\n{}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        while group_alive(group) {
-            if Instant::now() >= deadline {
-                signal_group("KILL", group);
-                panic!(
-                    "processes of make run left {STOP_WITHIN:?} after SIGINT:\n{}",
-                    self.text()
-                );
+                signal_group("KILL", self.child.id());
+                panic!("{what} {STOP_WITHIN:?} after SIGINT:\n{}", self.text());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        (status, started.elapsed(), self.text())
     }
 }
 
