@@ -151,7 +151,7 @@ pub fn lost_gauges(rows: &[logagg_core::db::progress::Progress]) -> String {
     for row in rows {
         text += &format!(
             "logagg_lost_records{{partition=\"{}\"}} {}\n",
-            row.kafka_partition, row.lost
+            row.kafka_partition, row.counts.lost
         );
     }
     text

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use logagg_core::db::counters::TopicDelta;
-use logagg_core::db::dead_letters::NewDeadLetter;
+use logagg_core::db::dead_letters::DeadLetter;
 use logagg_core::db::events::NewEvent;
 use logagg_core::db::progress::Counts;
 use logagg_core::Event;
@@ -88,7 +88,7 @@ impl Gap {
 pub struct Prepared {
     /// Unique keys of the batch, first occurrence first.
     pub rows: Vec<NewEvent>,
-    pub dead_letters: Vec<NewDeadLetter>,
+    pub dead_letters: Vec<DeadLetter>,
     /// Holes in the log between the stored next offsets and what the broker served.
     pub gaps: Vec<Gap>,
     entries: Vec<Entry>,
@@ -147,7 +147,7 @@ pub fn prepare(
                 })
             }
             Err(error) => {
-                dead_letters.push(NewDeadLetter {
+                dead_letters.push(DeadLetter {
                     consumer_group: group.to_owned(),
                     kafka_topic: kafka_topic.to_owned(),
                     kafka_partition: raw.partition,
@@ -240,21 +240,7 @@ impl Prepared {
                 let topic = self.rows[row].topic.as_str();
                 let delta = topics
                     .entry((entry.partition, topic))
-                    .or_insert_with(|| TopicDelta {
-                        consumer_group: group.to_owned(),
-                        kafka_topic: kafka_topic.to_owned(),
-                        kafka_partition: entry.partition,
-                        topic: topic.to_owned(),
-                        received: 0,
-                        unique_processed: 0,
-                        duplicate_dropped: 0,
-                        replayed: 0,
-                        expired: 0,
-                        deleted: 0,
-                        first_event_at: None,
-                        last_event_at: None,
-                        last_stored_at: None,
-                    });
+                    .or_insert_with(|| TopicDelta::new(group, kafka_topic, entry.partition, topic));
                 if counts.unique_processed == 1 {
                     delta.stored(self.rows[row].event_timestamp, stored_at);
                 }

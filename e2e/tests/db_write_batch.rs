@@ -44,7 +44,7 @@ async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
         .await
         .expect("progress");
     rows.iter()
-        .map(|r| (r.kafka_partition, r.next_offset, r.counts()))
+        .map(|r| (r.kafka_partition, r.next_offset, r.counts))
         .collect()
 }
 
@@ -87,13 +87,16 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let letters = dead_letters::list(&mut conn, GROUP).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(
-        (letters[0].kafka_partition, letters[0].kafka_offset),
+        (
+            letters[0].letter.kafka_partition,
+            letters[0].letter.kafka_offset
+        ),
         (0, 2)
     );
     assert!(
-        letters[0].error.contains("not valid JSON"),
+        letters[0].letter.error.contains("not valid JSON"),
         "{}",
-        letters[0].error
+        letters[0].letter.error
     );
     let by_topic = counters::by_topic(&mut conn, GROUP, KAFKA_TOPIC)
         .await

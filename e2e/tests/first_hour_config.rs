@@ -71,11 +71,13 @@ fn output_within(child: Child, limit: Duration, what: &str) -> Output {
     output.expect("wait")
 }
 
-/// The producer binary, isolated from every service, run in `dir`.
-fn producer(dir: &Path) -> Command {
+/// The producer binary, isolated from every service, run in a fresh directory (kept as long
+/// as the returned `Dir`).
+fn producer() -> (tempdir::Dir, Command) {
+    let dir = tempdir::Dir::new();
     let mut command = Command::new(bin("logagg-producer"));
-    isolated(&mut command, dir);
-    command
+    isolated(&mut command, dir.path());
+    (dir, command)
 }
 
 fn stderr(output: &Output) -> String {
@@ -123,8 +125,7 @@ fn a_boolean_that_is_not_one_is_refused_by_name_by_every_binary() {
 
 #[test]
 fn load_stops_on_ctrl_c_with_json_logs_and_no_colour_codes() {
-    let dir = tempdir::Dir::new();
-    let mut command = producer(dir.path());
+    let (_dir, mut command) = producer();
     command
         .env("LOGAGG_LOG_JSON", "yes")
         .args(["load", "--events", "1000", "--via", "kafka", "--quiet"])
@@ -160,8 +161,7 @@ fn load_stops_on_ctrl_c_with_json_logs_and_no_colour_codes() {
 
 #[test]
 fn the_producer_cli_honours_the_publish_timeout() {
-    let dir = tempdir::Dir::new();
-    let mut command = producer(dir.path());
+    let (_dir, mut command) = producer();
     command
         .env("LOGAGG_PUBLISH_TIMEOUT_MS", "1500")
         .args(["publish", "--via", "kafka"])

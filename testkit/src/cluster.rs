@@ -12,6 +12,7 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::kafka::client_config;
+use crate::process::run_checked;
 use crate::services::{root, scratch_dir};
 
 /// Nodes of the cluster, numbered 1..=3 (their Kafka node ids).
@@ -70,20 +71,13 @@ impl KafkaCluster {
     }
 
     fn script(&self, args: &[&str]) -> anyhow::Result<()> {
-        let output = Command::new(root().join("scripts/kafka-cluster.sh"))
-            .args(args)
-            .env("LOGAGG_CLUSTER_HOME", &self.home)
-            .env("LOGAGG_CLUSTER_PORT", self.base_port.to_string())
-            .output()
-            .context("running scripts/kafka-cluster.sh")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "scripts/kafka-cluster.sh {}: {}\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
+        run_checked(
+            Command::new(root().join("scripts/kafka-cluster.sh"))
+                .args(args)
+                .env("LOGAGG_CLUSTER_HOME", &self.home)
+                .env("LOGAGG_CLUSTER_PORT", self.base_port.to_string()),
+            &format!("scripts/kafka-cluster.sh {}", args.join(" ")),
+        )
     }
 }
 

@@ -219,6 +219,21 @@ impl Drop for Service {
     }
 }
 
+/// Runs `command` (named `what` in errors) to its end: an error carrying its status and stderr
+/// when it fails.
+pub fn run_checked(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
 /// What a command printed and whether it succeeded.
 pub struct Ran {
     pub success: bool,

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
+use crate::process::run_checked;
 use crate::services::{free_port, scratch_dir};
 
 /// Where the Debian packages put PostgreSQL's server binaries.
@@ -143,18 +144,7 @@ impl PrimaryWithStandby {
             c.args(&command[1..]);
             c
         };
-        let output = process
-            .current_dir(&self.dir)
-            .output()
-            .with_context(|| format!("running {}", command[0]))?;
-        anyhow::ensure!(
-            output.status.success(),
-            "{}: {}\n{}",
-            command.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
+        run_checked(process.current_dir(&self.dir), &command.join(" "))
     }
 }
 

@@ -131,7 +131,7 @@ impl Sandbox {
         let rows = db::progress::all(&mut conn, &self.group, &self.topic).await?;
         let mut total = Counts::default();
         for row in rows {
-            total.add(&row.counts());
+            total.add(&row.counts);
         }
         Ok(total)
     }

@@ -52,17 +52,17 @@ fn raw(bytes: &Option<Vec<u8>>) -> (Option<String>, Option<RawEncoding>) {
 
 fn render(letter: &StoredDeadLetter) -> DeadLetterView {
     let time = logagg_core::event::format_timestamp;
-    let (key, key_encoding) = raw(&letter.record_key);
-    let (value, value_encoding) = raw(&letter.record_value);
+    let (key, key_encoding) = raw(&letter.letter.record_key);
+    let (value, value_encoding) = raw(&letter.letter.record_value);
     DeadLetterView {
         created_at: time(&letter.created_at),
-        error: letter.error.clone(),
+        error: letter.letter.error.clone(),
         id: letter.id,
-        kafka_topic: letter.kafka_topic.clone(),
+        kafka_topic: letter.letter.kafka_topic.clone(),
         key,
         key_encoding,
-        offset: letter.kafka_offset,
-        partition: letter.kafka_partition,
+        offset: letter.letter.kafka_offset,
+        partition: letter.letter.kafka_partition,
         retried_at: letter.retried_at.as_ref().map(time),
         value,
         value_encoding,
@@ -219,7 +219,10 @@ pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
     drop(conn);
     let ack = state
         .producer
-        .republish_raw(letter.record_key.as_deref(), letter.record_value.as_deref())
+        .republish_raw(
+            letter.letter.record_key.as_deref(),
+            letter.letter.record_value.as_deref(),
+        )
         .await
         .map_err(|e| ApiError::Unavailable(format!("broker did not take the record: {e}")))?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;

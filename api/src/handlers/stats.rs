@@ -68,7 +68,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         lost: total.lost,
         lost_per_partition: rows
             .iter()
-            .map(|r| (r.kafka_partition.to_string(), r.lost))
+            .map(|r| (r.kafka_partition.to_string(), r.counts.lost))
             .collect(),
         topics: topics.iter().map(|(name, _)| name.clone()).collect(),
         per_topic: topics.into_iter().collect(),
