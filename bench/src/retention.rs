@@ -1,6 +1,6 @@
 //! (11) Retention: the consumer's insert (`events::insert_new`, batches of 5000 new rows) on a
 //! bulk-generated table, first alone, then while the enforcer's DELETE steps
-//! (`retention::expire_step`, 5000 rows each) remove every generated row, in the same run; and
+//! (`retention::remove_step`, 5000 rows each) remove every generated row, in the same run; and
 //! the removal's rows/s. The storage-design comparison at 10M rows (partitions vs batched
 //! deletes) is `scripts/bench-retention-storage.sh` (docs/RETENTION.md).
 
@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use diesel_async::RunQueryDsl;
 use logagg_core::db::events::{self, NewEvent};
-use logagg_core::db::{query_forms, retention};
+use logagg_core::db::query_forms;
+use logagg_core::db::retention::{self, Doomed};
 
 use crate::say;
 use crate::settings::Settings;
@@ -86,15 +87,13 @@ pub async fn measure(
             let mut removed = 0;
             for t in 0..TOPICS {
                 loop {
-                    let step = retention::expire_step(
-                        &mut conn,
-                        &group,
-                        &topic,
-                        &format!("svc.{t}"),
-                        3_600,
-                        STEP as i64,
-                    )
-                    .await?;
+                    let doomed = Doomed::Expired {
+                        topic: &format!("svc.{t}"),
+                        seconds: 3_600,
+                    };
+                    let step =
+                        retention::remove_step(&mut conn, &group, &topic, doomed, STEP as i64)
+                            .await?;
                     removed += step;
                     if step < STEP as i64 {
                         break;

@@ -8,7 +8,8 @@ use futures::FutureExt;
 use logagg_core::contract::{
     AuditEntry, DeleteFilter, DeleteResponse, ItemError, RetentionPolicies, SetRetention,
 };
-use logagg_core::db::{retention, DbError};
+use logagg_core::db::retention::{self, Doomed};
+use logagg_core::db::DbError;
 use logagg_core::event::is_valid_topic;
 use serde::de::DeserializeOwned;
 use warp::http::{HeaderMap, Method};
@@ -191,15 +192,12 @@ pub async fn delete(state: AppState, headers: HeaderMap, body: impl BodyStream) 
         let (group, topic) = (&state.kafka.group, &state.kafka.topic);
         let mut deleted = 0;
         loop {
-            let step = retention::delete_step(
-                &mut conn,
-                group,
-                topic,
-                &filter,
+            let doomed = Doomed::Deleted {
+                filter: &filter,
                 audit_id,
-                state.config.retention_step_rows,
-            )
-            .await?;
+            };
+            let limit = state.config.retention_step_rows;
+            let step = retention::remove_step(&mut conn, group, topic, doomed, limit).await?;
             deleted += step;
             // A step may come back short when a concurrent remover took rows; only an empty
             // step proves nothing matching is left.
