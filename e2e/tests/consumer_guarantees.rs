@@ -201,24 +201,22 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
         format!("elsewhere|{valid}"),
         format!("orders|{valid}"),
     ];
-    let mut kcat = std::process::Command::new("kcat")
-        .args([
-            "-P",
-            "-b",
-            &logagg_testkit::services::brokers(),
-            "-t",
-            &env.topic,
-            "-K",
-            "|",
-            "-p",
-            "0",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
+    let mut kcat = std::process::Command::new("kcat");
+    kcat.args([
+        "-P",
+        "-b",
+        &logagg_testkit::services::brokers(),
+        "-t",
+        &env.topic,
+        "-K",
+        "|",
+        "-p",
+        "0",
+    ]);
+    let input = lines.join("\n") + "\n";
+    let produced = logagg_testkit::process::run_with_stdin(&mut kcat, input.as_bytes())
         .expect("kcat (make up installs it)");
-    use std::io::Write;
-    writeln!(kcat.stdin.take().unwrap(), "{}", lines.join("\n")).unwrap();
-    assert!(kcat.wait().unwrap().success());
+    assert!(produced.status.success(), "{produced:?}");
 
     let _consumer = env.spawn_consumer("c").await;
     let counts = env

@@ -219,6 +219,22 @@ impl Drop for Service {
     }
 }
 
+/// Runs `command` to its end with `input` on its stdin (closed once written, so the child sees
+/// the end of its input), its stdout and stderr captured.
+pub fn run_with_stdin(
+    command: &mut Command,
+    input: &[u8],
+) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped stdin").write_all(input)?;
+    child.wait_with_output()
+}
+
 /// Runs `command` (named `what` in errors) to its end: an error carrying its status and stderr
 /// when it fails.
 pub fn run_checked(command: &mut Command, what: &str) -> anyhow::Result<()> {
