@@ -15,8 +15,6 @@ use logagg_core::db::events::{bind_event_arrays, insert_new, NewEvent};
 use crate::dataset::Dataset;
 use logagg_testkit::Sandbox;
 
-use crate::settings::Settings;
-
 /// Rows per staging-load statement (arrays, so no bind-parameter limit applies).
 const STAGING_CHUNK: usize = 50_000;
 
@@ -114,25 +112,7 @@ async fn reset_events(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs (1), and with `diagnostics` the two client-side variants, in a fresh database.
 pub async fn run(
-    settings: &Settings,
-    data: &Dataset,
-    batch: usize,
-    diagnostics: bool,
-    rounds: usize,
-    label: String,
-) -> anyhow::Result<PgCeiling> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = measure(&scope, data, batch, diagnostics, rounds).await;
-    scope.remove().await?;
-    outcome
-}
-
-/// `rounds` rounds of: the ceiling, then (with `diagnostics`) the two client-side variants,
-/// each into an emptied `events`; the best of each is kept (a ceiling is the best the machine
-/// did; the shared machine only ever makes a sample slower).
-async fn measure(
     scope: &Sandbox,
     data: &Dataset,
     batch: usize,
