@@ -26,6 +26,37 @@ fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
+/// `GET` handed to `handler` with the state; its error answered as JSON.
+fn get_with_state<H, Fut>(
+    state: &AppState,
+    handler: H,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone
+where
+    H: Fn(AppState) -> Fut + Clone + Send + Sync,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send,
+{
+    warp::get()
+        .and(with_state(state.clone()))
+        .then(handler)
+        .map(respond)
+}
+
+/// What a handler that reads a body gets: the state, the headers and the body, unread.
+fn with_body(
+    state: &AppState,
+) -> impl Filter<
+    Extract = (
+        AppState,
+        warp::http::HeaderMap,
+        impl BodyStream + Send + 'static,
+    ),
+    Error = warp::Rejection,
+> + Clone {
+    with_state(state.clone())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+}
+
 /// What no route matched: 405 with `Allow` for a known path reached with another method, else
 /// 404. The body is drained (bounded) so the connection stays usable.
 async fn fallback(path: warp::path::FullPath, body: impl BodyStream, limit: u64) -> Response {
@@ -114,11 +145,7 @@ fn find_routes(
             export::export(state, &params).await
         })
         .map(respond);
-    let topics = warp::path!("topics")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(dead_letters::topics)
-        .map(respond);
+    let topics = warp::path!("topics").and(get_with_state(&state, dead_letters::topics));
     let letters = warp::path!("dead-letters")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -145,28 +172,17 @@ fn find_routes(
 fn admin_routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let get_retention = warp::path!("admin" / "retention")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(admin::get_retention)
-        .map(respond);
+    let get_retention =
+        warp::path!("admin" / "retention").and(get_with_state(&state, admin::get_retention));
     let put_retention = warp::path!("admin" / "retention")
         .and(warp::put())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
+        .and(with_body(&state))
         .then(admin::put_retention);
     let delete = warp::path!("admin" / "delete")
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
+        .and(with_body(&state))
         .then(admin::delete);
-    let deletes = warp::path!("admin" / "deletes")
-        .and(warp::get())
-        .and(with_state(state))
-        .then(admin::deletes)
-        .map(respond);
+    let deletes = warp::path!("admin" / "deletes").and(get_with_state(&state, admin::deletes));
     get_retention
         .or(put_retention)
         .unify()
@@ -185,9 +201,7 @@ pub fn routes(
     // query and turn every problem into an `ApiError` response themselves.
     let publish = warp::path!("publish")
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
+        .and(with_body(&state))
         .then(publish::publish);
     let list = warp::path!("events")
         .and(warp::get())
@@ -206,11 +220,7 @@ pub fn routes(
             events::get_one(state, tail.as_str()).await
         })
         .map(respond);
-    let stats = warp::path!("stats")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(stats::stats)
-        .map(respond);
+    let stats = warp::path!("stats").and(get_with_state(&state, stats::stats));
     let health_route = warp::path!("health")
         .and(warp::get())
         .and(with_state(state.clone()))
