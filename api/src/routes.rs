@@ -107,14 +107,22 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
-/// What the read handlers take: the state, the raw query string and one header's value when
+/// The query string's parameters, or the 400 a malformed one answers (the handler answers it:
+/// a rejection would fall through to the fallback).
+type Params = Result<events::QueryParams, ApiError>;
+
+fn query_params() -> impl Filter<Extract = (Params,), Error = Infallible> + Clone {
+    raw_query().map(|raw: String| events::parse_query_string(&raw))
+}
+
+/// What the read handlers take: the state, the query's parameters and one header's value when
 /// it is text.
 fn read_request(
     state: AppState,
     header: &'static str,
-) -> impl Filter<Extract = (AppState, String, Option<String>), Error = Infallible> + Clone {
+) -> impl Filter<Extract = (AppState, Params, Option<String>), Error = Infallible> + Clone {
     with_state(state)
-        .and(raw_query())
+        .and(query_params())
         .and(
             warp::header::headers_cloned().map(move |headers: warp::http::HeaderMap| {
                 headers
@@ -132,25 +140,22 @@ fn find_routes(
     let stream = warp::path!("events" / "stream")
         .and(warp::get())
         .and(read_request(state.clone(), "last-event-id"))
-        .then(|state, query: String, last_event_id| async move {
-            stream::stream(state, &query, last_event_id).await
+        .then(|state, params: Params, last_event_id| async move {
+            stream::stream(state, &params?, last_event_id).await
         })
         .map(respond);
     let export = warp::path!("events" / "export")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(raw_query())
-        .then(|state, query: String| async move {
-            let params = events::parse_query_string(&query)?;
-            export::export(state, &params).await
-        })
+        .and(query_params())
+        .then(|state, params: Params| async move { export::export(state, &params?).await })
         .map(respond);
     let topics = warp::path!("topics").and(get_with_state(&state, dead_letters::topics));
     let letters = warp::path!("dead-letters")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(raw_query())
-        .then(|state, query: String| async move { dead_letters::list(state, &query).await })
+        .and(query_params())
+        .then(|state, params: Params| async move { dead_letters::list(state, &params?).await })
         .map(respond);
     let retry = warp::path!("dead-letters" / String / "retry")
         .and(warp::post())
@@ -203,13 +208,14 @@ pub fn routes(
         .and(warp::post())
         .and(with_body(&state))
         .then(publish::publish);
-    let list = warp::path!("events")
-        .and(warp::get())
-        .and(read_request(state.clone(), "accept"))
-        .then(
-            |state, query: String, accept| async move { events::list(state, &query, accept).await },
-        )
-        .map(respond);
+    let list =
+        warp::path!("events")
+            .and(warp::get())
+            .and(read_request(state.clone(), "accept"))
+            .then(|state, params: Params, accept| async move {
+                events::list(state, &params?, accept).await
+            })
+            .map(respond);
     let find_routes = find_routes(state.clone());
     let admin_routes = admin_routes(state.clone());
     let get_one = warp::path("events")

@@ -2,8 +2,6 @@
 //! base64 otherwise) and `POST /dead-letters/{id}/retry` (re-publishes the raw record to the
 //! Kafka topic and marks the dead letter retried).
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use futures::FutureExt;
 use logagg_core::contract::{DeadLetterView, ErrorBody, RawEncoding, RetryResponse};
@@ -15,7 +13,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::events::parse_query_string;
+use crate::handlers::events::QueryParams;
 use crate::handlers::responses::{query_json, DbUnavailable, ReadErrors};
 use crate::handlers::search;
 use crate::state::AppState;
@@ -69,7 +67,7 @@ fn render(letter: &StoredDeadLetter) -> DeadLetterView {
     }
 }
 
-fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> {
+fn parse(params: &QueryParams) -> Result<DeadLetterQuery, ApiError> {
     const KNOWN: [&str; 7] = [
         "partition",
         "error",
@@ -155,9 +153,8 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
         ReadErrors,
     ),
 )]
-pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
-    let params = parse_query_string(raw_query)?;
-    let query = parse(&params)?;
+pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
+    let query = parse(params)?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let mut rows = dead_letters::page(
         &mut conn,
@@ -265,7 +262,7 @@ mod tests {
             ("from", "x"),
             ("before", "x"),
         ] {
-            let params: HashMap<String, String> = [(name.to_string(), value.to_string())].into();
+            let params: QueryParams = [(name.to_string(), value.to_string())].into();
             let error = parse(&params).unwrap_err().to_string();
             assert!(error.starts_with(name), "{name}={value}: {error}");
         }

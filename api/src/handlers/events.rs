@@ -21,9 +21,12 @@ pub const MAX_LIMIT: i64 = 1000;
 /// How long an oldest-first read waits for transactions in flight at its start to end.
 const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A query string's decoded parameters, by name.
+pub type QueryParams = HashMap<String, String>;
+
 /// Splits a raw query string into decoded parameters (`+` is a space). A parameter given twice
 /// is refused: which one the caller meant is a guess.
-pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+pub fn parse_query_string(raw: &str) -> Result<QueryParams, ApiError> {
     let mut params = HashMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -45,7 +48,7 @@ pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError
 /// The paging parameters of `GET /events`, besides the filters.
 const PAGING_PARAMS: [&str; 4] = ["limit", "before", "after", "order"];
 
-fn int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+fn int(params: &QueryParams, name: &str) -> Result<Option<i64>, ApiError> {
     params
         .get(name)
         .map(|v| {
@@ -124,14 +127,13 @@ pub async fn resolve(
 )]
 pub async fn list(
     state: AppState,
-    raw_query: &str,
+    params: &QueryParams,
     accept: Option<String>,
 ) -> Result<Response, ApiError> {
-    let params = parse_query_string(raw_query)?;
     if accept.is_some_and(|a| a.contains(export::NDJSON)) {
-        return export::export(state, &params).await;
+        return export::export(state, params).await;
     }
-    let query = parse_query(&params)?;
+    let query = parse_query(params)?;
     if !search::satisfiable(&query.filter) {
         return Ok(warp::reply::json(&Vec::<()>::new()).into_response());
     }

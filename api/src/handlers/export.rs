@@ -3,8 +3,6 @@
 //! constant memory from one consistent snapshot (a REPEATABLE READ READ ONLY transaction read
 //! in keyset batches).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
@@ -15,6 +13,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
+use crate::handlers::events::QueryParams;
 use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::{events, search};
 use crate::state::AppState;
@@ -36,10 +35,7 @@ const BATCHES_AHEAD: usize = 2;
         ReadErrors,
     ),
 )]
-pub async fn export(
-    state: AppState,
-    params: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
+pub async fn export(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
     if params.contains_key("limit") {
         return Err(ApiError::BadRequest(
             "limit: an export has no row limit; narrow it with the filters or before/after".into(),
