@@ -43,20 +43,6 @@ impl Protocol {
     }
 }
 
-impl std::str::FromStr for Protocol {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let all = [
-            Protocol::Plaintext,
-            Protocol::Ssl,
-            Protocol::SaslPlaintext,
-            Protocol::SaslSsl,
-        ];
-        one_of(s, &all, Protocol::as_str)
-    }
-}
-
 /// SASL mechanisms librdkafka is built with here (no GSSAPI/Kerberos).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {
@@ -75,18 +61,26 @@ impl Mechanism {
     }
 }
 
-impl std::str::FromStr for Mechanism {
-    type Err = String;
+/// `FromStr` for a setting: any case of one of its `as_str` names, else an error listing them.
+macro_rules! parse_by_name {
+    ($setting:ty: $($value:expr),+) => {
+        impl std::str::FromStr for $setting {
+            type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let all = [
-            Mechanism::Plain,
-            Mechanism::ScramSha256,
-            Mechanism::ScramSha512,
-        ];
-        one_of(s, &all, Mechanism::as_str)
-    }
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                one_of(s, &[$($value),+], <$setting>::as_str)
+            }
+        }
+    };
 }
+
+parse_by_name!(
+    Protocol: Protocol::Plaintext,
+    Protocol::Ssl,
+    Protocol::SaslPlaintext,
+    Protocol::SaslSsl
+);
+parse_by_name!(Mechanism: Mechanism::Plain, Mechanism::ScramSha256, Mechanism::ScramSha512);
 
 /// The value of `all` whose `name` is `s` in any case, or an error listing the names.
 fn one_of<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
