@@ -41,6 +41,23 @@ where
         .map(respond)
 }
 
+/// An admin write: its handler takes the JSON body decoded as `T` (`admin::with_json_body`
+/// answers a body it cannot read or decode).
+fn admin_write<T, H, Fut>(
+    state: &AppState,
+    handler: H,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    H: Fn(AppState, warp::http::HeaderMap, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send,
+{
+    with_body(state).then(move |state, headers, body| {
+        let handler = handler.clone();
+        admin::with_json_body(body, move |request| handler(state, headers, request))
+    })
+}
+
 /// What a handler that reads a body gets: the state, the headers and the body, unread.
 fn with_body(
     state: &AppState,
@@ -181,12 +198,10 @@ fn admin_routes(
         warp::path!("admin" / "retention").and(get_with_state(&state, admin::get_retention));
     let put_retention = warp::path!("admin" / "retention")
         .and(warp::put())
-        .and(with_body(&state))
-        .then(admin::put_retention);
+        .and(admin_write(&state, admin::put_retention));
     let delete = warp::path!("admin" / "delete")
         .and(warp::post())
-        .and(with_body(&state))
-        .then(admin::delete);
+        .and(admin_write(&state, admin::delete));
     let deletes = warp::path!("admin" / "deletes").and(get_with_state(&state, admin::deletes));
     get_retention
         .or(put_retention)

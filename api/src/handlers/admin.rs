@@ -18,7 +18,7 @@ use warp::Reply;
 
 use crate::body::{self, BodyError, BodyStream};
 use crate::errors::ApiError;
-use crate::handlers::responses::{query_json, DbUnavailable, JsonBodyErrors};
+use crate::handlers::responses::{query_json, AdminWriteErrors, DbUnavailable};
 use crate::state::AppState;
 
 /// Admin bodies are small; anything bigger is refused unread.
@@ -77,9 +77,9 @@ fn caller(state: &AppState, method: &Method, path: &str, headers: &HeaderMap) ->
     }
 }
 
-/// Reads the JSON body as `T`, hands it to `handle` and answers what it returns (or the
-/// body's error), closing the connection when the body was left unread.
-async fn with_json_body<T, S, F, Fut>(body: S, handle: F) -> Response
+/// Reads the JSON body of an admin write as `T`, hands it to `handle` and answers what it
+/// returns (or the body's error), closing the connection when the body was left unread.
+pub async fn with_json_body<T, S, F, Fut>(body: S, handle: F) -> Response
 where
     T: DeserializeOwned,
     S: BodyStream,
@@ -112,42 +112,39 @@ pub async fn get_retention(state: AppState) -> Result<Response, ApiError> {
 #[utoipa::path(
     put, path = "/admin/retention",
     request_body = SetRetention,
-    responses(
-        (status = 200, description = "The policies after the change", body = RetentionPolicies),
-        JsonBodyErrors,
-        DbUnavailable,
-    ),
+    responses((status = 200, description = "The policies after the change", body = RetentionPolicies), AdminWriteErrors),
 )]
-pub async fn put_retention(state: AppState, headers: HeaderMap, body: impl BodyStream) -> Response {
-    with_json_body(body, |request: SetRetention| async move {
-        let topic = match request.topic.as_deref() {
-            None => retention::DEFAULT_TOPIC,
-            Some(topic) if is_valid_topic(topic) => topic,
-            Some(_) => {
-                return Err(invalid(
-                    "topic",
-                    "must be 1..=255 characters of letters, digits and . _ / -",
-                ))
-            }
-        };
-        if request.retention_seconds.is_some_and(|s| s <= 0) {
+pub async fn put_retention(
+    state: AppState,
+    headers: HeaderMap,
+    request: SetRetention,
+) -> Result<Response, ApiError> {
+    let topic = match request.topic.as_deref() {
+        None => retention::DEFAULT_TOPIC,
+        Some(topic) if is_valid_topic(topic) => topic,
+        Some(_) => {
             return Err(invalid(
-                "retention_seconds",
-                "must be above 0 (null keeps forever)",
-            ));
+                "topic",
+                "must be 1..=255 characters of letters, digits and . _ / -",
+            ))
         }
-        let who = caller(&state, &Method::PUT, "/admin/retention", &headers);
-        let mut conn = state.pool.get().await.map_err(DbError::from)?;
-        if request.inherit {
-            retention::clear_policy(&mut conn, topic).await?;
-        } else {
-            retention::set_policy(&mut conn, topic, request.retention_seconds, &who).await?;
-        }
-        tracing::info!(topic, seconds = ?request.retention_seconds, inherit = request.inherit, by = %who, "retention policy set");
-        let policies = retention::policies(&mut conn).await?;
-        Ok(warp::reply::json(&policies).into_response())
-    })
-    .await
+    };
+    if request.retention_seconds.is_some_and(|s| s <= 0) {
+        return Err(invalid(
+            "retention_seconds",
+            "must be above 0 (null keeps forever)",
+        ));
+    }
+    let who = caller(&state, &Method::PUT, "/admin/retention", &headers);
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    if request.inherit {
+        retention::clear_policy(&mut conn, topic).await?;
+    } else {
+        retention::set_policy(&mut conn, topic, request.retention_seconds, &who).await?;
+    }
+    tracing::info!(topic, seconds = ?request.retention_seconds, inherit = request.inherit, by = %who, "retention policy set");
+    let policies = retention::policies(&mut conn).await?;
+    Ok(warp::reply::json(&policies).into_response())
 }
 
 fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
@@ -177,38 +174,35 @@ fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
 #[utoipa::path(
     post, path = "/admin/delete",
     request_body = DeleteFilter,
-    responses(
-        (status = 200, description = "Deleted (an empty or invalid filter is a 422)", body = DeleteResponse),
-        JsonBodyErrors,
-        DbUnavailable,
-    ),
+    responses((status = 200, description = "Deleted (an empty or invalid filter is a 422)", body = DeleteResponse), AdminWriteErrors),
 )]
-pub async fn delete(state: AppState, headers: HeaderMap, body: impl BodyStream) -> Response {
-    with_json_body(body, |filter: DeleteFilter| async move {
-        check_filter(&filter)?;
-        let who = caller(&state, &Method::POST, "/admin/delete", &headers);
-        let mut conn = state.pool.get().await.map_err(DbError::from)?;
-        let audit_id = retention::open_audit(&mut conn, &who, &filter).await?;
-        let (group, topic) = (&state.kafka.group, &state.kafka.topic);
-        let mut deleted = 0;
-        loop {
-            let doomed = Doomed::Deleted {
-                filter: &filter,
-                audit_id,
-            };
-            let limit = state.config.retention_step_rows;
-            let step = retention::remove_step(&mut conn, group, topic, doomed, limit).await?;
-            deleted += step;
-            // A step may come back short when a concurrent remover took rows; only an empty
-            // step proves nothing matching is left.
-            if step == 0 {
-                break;
-            }
+pub async fn delete(
+    state: AppState,
+    headers: HeaderMap,
+    filter: DeleteFilter,
+) -> Result<Response, ApiError> {
+    check_filter(&filter)?;
+    let who = caller(&state, &Method::POST, "/admin/delete", &headers);
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let audit_id = retention::open_audit(&mut conn, &who, &filter).await?;
+    let (group, topic) = (&state.kafka.group, &state.kafka.topic);
+    let mut deleted = 0;
+    loop {
+        let doomed = Doomed::Deleted {
+            filter: &filter,
+            audit_id,
+        };
+        let limit = state.config.retention_step_rows;
+        let step = retention::remove_step(&mut conn, group, topic, doomed, limit).await?;
+        deleted += step;
+        // A step may come back short when a concurrent remover took rows; only an empty
+        // step proves nothing matching is left.
+        if step == 0 {
+            break;
         }
-        tracing::info!(audit_id, deleted, by = %who, "admin delete");
-        Ok(warp::reply::json(&DeleteResponse { audit_id, deleted }).into_response())
-    })
-    .await
+    }
+    tracing::info!(audit_id, deleted, by = %who, "admin delete");
+    Ok(warp::reply::json(&DeleteResponse { audit_id, deleted }).into_response())
 }
 
 /// The audit of admin deletes, newest first (admin scope).

@@ -33,10 +33,11 @@ pub enum DbUnavailable {
     Unavailable(ErrorBody),
 }
 
-/// The errors of a route that takes a small JSON body (`admin::with_json_body`).
+/// The errors of an admin write: its small JSON body (`admin::with_json_body`) refused, or no
+/// database.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
-pub enum JsonBodyErrors {
+pub enum AdminWriteErrors {
     /// Malformed JSON
     #[response(status = 400)]
     Malformed(ErrorBody),
@@ -46,6 +47,9 @@ pub enum JsonBodyErrors {
     /// Invalid field (named in the error's details)
     #[response(status = 422)]
     Invalid(ErrorBody),
+    /// Database unavailable
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// The cursor paging of `GET /events` and its export.
