@@ -3,7 +3,7 @@
 //! body that leaves the keep-alive connection usable.
 
 use logagg_testkit::http::read_response;
-use logagg_testkit::{event_json, http, openapi, TestEnv};
+use logagg_testkit::{http, openapi, padded_event, TestEnv};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -158,9 +158,7 @@ async fn a_refused_body_does_not_break_the_keep_alive_connection() {
     let (env, api) =
         TestEnv::with_api("api_keepalive", 1, &[("LOGAGG_API_TOKEN", "t0ken".into())]).await;
     // Large enough that it is still arriving when the refusal is ready.
-    let mut event = event_json("ka", "e-1");
-    event["payload"] = json!({"pad": "p".repeat(2_000_000)});
-    let body = event.to_string();
+    let body = padded_event("ka", "e-1", 2_000_000);
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", api.port))
         .await
         .expect("connect");

@@ -10,6 +10,13 @@ pub fn event_json(topic: &str, event_id: &str) -> Value {
            "source": "e2e", "payload": {"id": event_id}})
 }
 
+/// The JSON text of a valid event whose payload carries `pad` filler bytes (for body limits).
+pub fn padded_event(topic: &str, event_id: &str, pad: usize) -> String {
+    let mut event = event_json(topic, event_id);
+    event["payload"] = json!({"pad": "p".repeat(pad)});
+    event.to_string()
+}
+
 /// The same event, validated.
 pub fn event(topic: &str, event_id: &str) -> Event {
     Event::from_value(&event_json(topic, event_id)).expect("valid test event")
