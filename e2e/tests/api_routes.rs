@@ -119,13 +119,10 @@ async fn openapi_document_describes_every_route() {
 async fn request_ids_are_echoed_or_generated() {
     let (_env, api) = TestEnv::with_api("api_reqid", 1, &[]).await;
     for path in ["/healthz", "/nope", "/events?limit=0"] {
-        let reply = http(
-            "GET",
-            &api.url(path),
-            &[("x-request-id", "client-chosen-42")],
-            None,
-        )
-        .await;
+        let reply = api
+            .api()
+            .get_with(path, &[("x-request-id", "client-chosen-42")])
+            .await;
         assert_eq!(
             reply.header("x-request-id").as_deref(),
             Some("client-chosen-42"),
@@ -141,13 +138,10 @@ async fn request_ids_are_echoed_or_generated() {
     assert!(!first.is_empty() && first != second, "{first} vs {second}");
     // An unusable id (too long) is replaced, not echoed.
     let long = "x".repeat(500);
-    let reply = http(
-        "GET",
-        &api.url("/healthz"),
-        &[("x-request-id", &long)],
-        None,
-    )
-    .await;
+    let reply = api
+        .api()
+        .get_with("/healthz", &[("x-request-id", &long)])
+        .await;
     assert!(reply
         .header("x-request-id")
         .is_some_and(|id| id != long && !id.is_empty()));
