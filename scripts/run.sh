@@ -81,7 +81,7 @@ start() {
 }
 start consumer
 start api
-info "consumer log: ${run_dir#"$LOGAGG_ROOT"/}/consumer.log, api log: ${run_dir#"$LOGAGG_ROOT"/}/api.log"
+info "consumer log: ${RUN_DIR#"$LOGAGG_ROOT"/}/consumer.log, api log: ${RUN_DIR#"$LOGAGG_ROOT"/}/api.log"
 
 # both_alive: neither child exited (a child that exits at start has said why in its log).
 both_alive() { pid_alive "${pids[0]}" && pid_alive "${pids[1]}"; }
