@@ -11,15 +11,14 @@
 # Env:   PYTHON=python3.12           interpreter used to create the venv
 #        LOGAGG_COMPOSE_VENV=DIR     venv location (default .local/venv-compose)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LOGAGG_COMPOSE_VENV:-$ROOT/.local/venv-compose}"
+ROOT="$LOGAGG_ROOT"
+VENV="${LOGAGG_COMPOSE_VENV:-$LOGAGG_LOCAL/venv-compose}"
 REQ="$ROOT/tests/compose/requirements.txt"
 PY="${PYTHON:-python3}"
 MARKER="$VENV/.logagg-compose-ready"
-
-say() { printf 'compose-check: %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
 
 command -v "$PY" >/dev/null 2>&1 || die "$PY not found (set PYTHON=/path/to/python3.11+)"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -34,7 +33,7 @@ stamp="$(
 )"
 
 if [[ ! -x "$VENV/bin/python" || ! -f "$MARKER" || "$(cat "$MARKER" 2>/dev/null)" != "$stamp" ]]; then
-  say "setting up $VENV"
+  info "compose-check: setting up $VENV"
   rm -rf "$VENV"
   mkdir -p "$(dirname "$VENV")"
   if ! "$PY" -m venv "$VENV" 2>/tmp/compose-check-venv.$$; then
@@ -44,7 +43,7 @@ if [[ ! -x "$VENV/bin/python" || ! -f "$MARKER" || "$(cat "$MARKER" 2>/dev/null)
     # Debian's system Python keeps venv/ensurepip in a separate package.
     if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
       pyver="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-      say "installing python${pyver}-venv with apt-get"
+      info "compose-check: installing python${pyver}-venv with apt-get"
       apt-get install -y -q "python${pyver}-venv" >/dev/null || apt-get install -y -q python3-venv >/dev/null
       "$PY" -m venv "$VENV"
     else

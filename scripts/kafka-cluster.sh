@@ -71,15 +71,8 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=6
-default.replication.factor=3
-min.insync.replicas=2
+$(kafka_replication_properties 3 2)
 unclean.leader.election.enable=false
-offsets.topic.replication.factor=3
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-group.initial.rebalance.delay.ms=0
 # A crashed node is fenced (its partitions led elsewhere) within seconds, not the default 9 s.
 broker.session.timeout.ms=4000
 broker.heartbeat.interval.ms=1000
@@ -170,12 +163,18 @@ cmd_up() {
   info "cluster up: LOGAGG_KAFKA_BROKERS=$(brokers) (logs under $CLUSTER_HOME/node*/logs)"
 }
 
-cmd_down() {
+# Sends signal $1 to every running node.
+signal_nodes() {
   local n pid
   for n in "${NODES[@]}"; do
     pid="$(node_pid "$n")"
-    [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+    [[ -n "$pid" ]] && kill "-$1" "$pid" 2>/dev/null || true
   done
+}
+
+cmd_down() {
+  local n pid
+  signal_nodes TERM
   for n in "${NODES[@]}"; do
     pid="$(read_pidfile "$(node_pidfile "$n")")"
     [[ -n "$pid" ]] || continue
@@ -188,11 +187,7 @@ cmd_down() {
 }
 
 cmd_destroy() {
-  local n pid
-  for n in "${NODES[@]}"; do
-    pid="$(node_pid "$n")"
-    [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  done
+  signal_nodes KILL
   rm -rf "$CLUSTER_HOME"
   info "cluster destroyed"
 }

@@ -136,16 +136,9 @@ listener.name.ssl.ssl.client.auth=required
 
 log.dirs=$KAFKA_DATA
 num.partitions=6
-default.replication.factor=1
 auto.create.topics.enable=true
 delete.topic.enable=true
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
+$(kafka_replication_properties 1 1)
 
 num.network.threads=3
 num.io.threads=4

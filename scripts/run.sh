@@ -17,38 +17,34 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 cd "$LOGAGG_ROOT"
 
-api_addr="${LOGAGG_API_ADDR:-127.0.0.1:8080}"
-consumer_addr="${LOGAGG_CONSUMER_ADDR:-127.0.0.1:8081}"
-profile="${LOGAGG_RUN_PROFILE:-release}"
 demo_events="${LOGAGG_RUN_DEMO_EVENTS:-20000}"
 start_timeout="${LOGAGG_RUN_START_TIMEOUT:-60}"
-run_dir="$LOGAGG_LOCAL/run"
-mkdir -p "$run_dir"
+mkdir -p "$RUN_DIR"
 
 # --- one instance per checkout, and nothing else on our ports -----------------------------
 # The lock is held (fd 9, inherited by the children) for as long as this instance runs; the
 # pid file only serves the message.
-exec 9>>"$run_dir/run.lock"
+exec 9>>"$RUN_DIR/run.lock"
 if ! flock -n 9; then
-  die "make run is already running from this checkout (pid $(read_pidfile "$run_dir/run.pid")); stop it with Ctrl-C in its terminal first"
+  die "make run is already running from this checkout (pid $(read_pidfile "$RUN_DIR/run.pid")); stop it with Ctrl-C in its terminal first"
 fi
-for addr in "$api_addr" "$consumer_addr"; do
+for addr in "$API_ADDR" "$CONSUMER_ADDR"; do
   if port_open "${addr%:*}" "${addr##*:}"; then
     die "$addr is already in use (another make run, logagg-api or logagg-consumer?); stop it, or set LOGAGG_API_ADDR / LOGAGG_CONSUMER_ADDR"
   fi
 done
-echo "$$" >"$run_dir/run.pid"
+echo "$$" >"$RUN_DIR/run.pid"
 
-case "$profile:${LOGAGG_RUN_BUILD:-yes}" in
+case "$RUN_PROFILE:${LOGAGG_RUN_BUILD:-yes}" in
   release:yes)
     info "building release binaries (first time: several minutes)"
     cargo build --release --bins --quiet
     ;;
   debug:yes) cargo build --bins --quiet ;;
   release:no | debug:no) ;;
-  *) die "LOGAGG_RUN_PROFILE=$profile LOGAGG_RUN_BUILD=${LOGAGG_RUN_BUILD:-}: expected release or debug, and yes or no" ;;
+  *) die "LOGAGG_RUN_PROFILE=$RUN_PROFILE LOGAGG_RUN_BUILD=${LOGAGG_RUN_BUILD:-}: expected release or debug, and yes or no" ;;
 esac
-bin="${CARGO_TARGET_DIR:-$LOGAGG_ROOT/target}/$profile"
+bin="${CARGO_TARGET_DIR:-$LOGAGG_ROOT/target}/$RUN_PROFILE"
 
 # last_error LOG: the service's own last error, on one line. A fatal start-up error is what
 # the binary printed last (`Error: ...` and its `Caused by:` chain); otherwise the last ERROR
@@ -72,33 +68,33 @@ stop_children() {
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
   fi
-  rm -f "$run_dir/run.pid"
+  rm -f "$RUN_DIR/run.pid"
   info "stopped (Kafka and PostgreSQL keep running; make down stops them)"
 }
 trap stop_children INT TERM EXIT
 
 start() {
   local name="$1"
-  "$bin/logagg-$name" >"$run_dir/$name.log" 2>&1 &
+  "$bin/logagg-$name" >"$RUN_DIR/$name.log" 2>&1 &
   pids+=($!)
   names+=("$name")
 }
 start consumer
 start api
-info "consumer log: ${run_dir#"$LOGAGG_ROOT"/}/consumer.log, api log: ${run_dir#"$LOGAGG_ROOT"/}/api.log"
+info "consumer log: ${RUN_DIR#"$LOGAGG_ROOT"/}/consumer.log, api log: ${RUN_DIR#"$LOGAGG_ROOT"/}/api.log"
 
 # both_alive: neither child exited (a child that exits at start has said why in its log).
 both_alive() { pid_alive "${pids[0]}" && pid_alive "${pids[1]}"; }
-health_ok() { curl -fsS "http://$api_addr/health" >/dev/null; }
-if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at http://$api_addr/health" health_ok; then
+health_ok() { curl -fsS "http://$API_ADDR/health" >/dev/null; }
+if ! LOGAGG_WAIT_ABORT_IF='! both_alive' wait_until "$start_timeout" "the API at http://$API_ADDR/health" health_ok; then
   for i in "${!names[@]}"; do
     if ! pid_alive "${pids[$i]}"; then
-      warn "logagg-${names[$i]} exited: $(last_error "$run_dir/${names[$i]}.log")"
-    elif line="$(last_error "$run_dir/${names[$i]}.log")" && [[ -n "$line" ]]; then
+      warn "logagg-${names[$i]} exited: $(last_error "$RUN_DIR/${names[$i]}.log")"
+    elif line="$(last_error "$RUN_DIR/${names[$i]}.log")" && [[ -n "$line" ]]; then
       warn "logagg-${names[$i]}: $line"
     fi
   done
-  health="$(curl -sS "http://$api_addr/health" 2>&1 || true)"
+  health="$(curl -sS "http://$API_ADDR/health" 2>&1 || true)"
   [[ -n "$health" ]] && warn "GET /health: $health"
   exit 1
 fi
@@ -106,13 +102,13 @@ fi
 if ((demo_events > 0)); then
   info "demo load: $demo_events events, 30% duplicates, through POST /publish, then the golden check"
   "$bin/logagg-producer" load --events "$demo_events" --duplicate-ratio 0.3 --via http \
-    --api-url "http://$api_addr" --verify
+    --api-url "http://$API_ADDR" --verify
 fi
 
 echo
 echo "GET /stats:"
-curl -fsS "http://$api_addr/stats" | python3 -m json.tool
+curl -fsS "http://$API_ADDR/stats" | python3 -m json.tool
 echo
-info "serving on http://$api_addr (try: curl 'http://$api_addr/events?limit=3'); Ctrl-C stops"
+info "serving on http://$API_ADDR (try: curl 'http://$API_ADDR/events?limit=3'); Ctrl-C stops"
 # Returns when a child exits (Ctrl-C reaches both) or when a signal runs the trap.
 wait -n "${pids[@]}" || true

@@ -9,6 +9,19 @@ use futures::{Stream, StreamExt};
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 
+/// A request body as warp streams it: chunks of bytes, or the transport's error.
+pub trait BodyStream: Stream<Item = Result<Self::Chunk, warp::Error>> {
+    type Chunk: Buf;
+}
+
+impl<S, B> BodyStream for S
+where
+    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
+    B: Buf,
+{
+    type Chunk = B;
+}
+
 /// Why a body could not be read.
 #[derive(Debug)]
 pub enum BodyError {
@@ -20,10 +33,9 @@ pub enum BodyError {
 
 /// Collects the body, stopping as soon as it grows past `limit` (a chunked body has no
 /// Content-Length to check up front).
-pub async fn read_limited<S, B>(mut body: Pin<&mut S>, limit: u64) -> Result<Bytes, BodyError>
+pub async fn read_limited<S>(mut body: Pin<&mut S>, limit: u64) -> Result<Bytes, BodyError>
 where
-    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
-    B: Buf,
+    S: BodyStream + ?Sized,
 {
     let mut collected = BytesMut::new();
     while let Some(chunk) = body.next().await {
@@ -43,10 +55,9 @@ where
 
 /// Reads and discards (the rest of) the body, up to `limit` more bytes; true when it was read
 /// to its end.
-pub async fn drain<S, B>(mut body: Pin<&mut S>, limit: u64) -> bool
+pub async fn drain<S>(mut body: Pin<&mut S>, limit: u64) -> bool
 where
-    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
-    B: Buf,
+    S: BodyStream + ?Sized,
 {
     let mut seen = 0u64;
     while let Some(chunk) = body.next().await {

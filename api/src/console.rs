@@ -117,11 +117,11 @@ fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|asset| asset.name == name)
 }
 
+/// Redirects to the web console (/console).
+///
 /// `GET /`: to the console.
 #[utoipa::path(
-    get,
-    path = "/",
-    summary = "Redirects to the web console (/console).",
+    get, path = "/",
     responses((status = 308, description = "Location: /console")),
 )]
 pub fn root() -> Response {
@@ -132,11 +132,11 @@ pub fn root() -> Response {
     response
 }
 
+/// The web console: overview, search, live tail, dead letters (HTML; assets compiled in).
+///
 /// `GET /console`: the console's page.
 #[utoipa::path(
-    get,
-    path = "/console",
-    summary = "The web console: overview, search, live tail, dead letters (HTML; assets compiled in).",
+    get, path = "/console",
     responses((status = 200, description = "The console page", body = String, content_type = "text/html")),
 )]
 pub fn index(if_none_match: Option<String>) -> Response {
@@ -146,11 +146,11 @@ pub fn index(if_none_match: Option<String>) -> Response {
     )
 }
 
+/// A file of the web console (script, style sheet, vendored uPlot and its licence).
+///
 /// `GET /console/{asset}`: one of the console's scripts, style sheets or vendored files.
 #[utoipa::path(
-    get,
-    path = "/console/{asset}",
-    summary = "A file of the web console (script, style sheet, vendored uPlot and its licence).",
+    get, path = "/console/{asset}",
     params(("asset" = String, Path, description = "e.g. app.js, vendor/uplot/uPlot.iife.min.js")),
     responses(
         (status = 200, description = "The file, with its content type", body = String),

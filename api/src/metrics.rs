@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
+use logagg_core::metrics::registered;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 #[derive(Clone)]
@@ -24,37 +25,35 @@ impl Default for ApiMetrics {
 impl ApiMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "logagg_api_requests_total",
-                "HTTP requests by route and status.",
-            ),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "logagg_api_request_seconds",
-                "HTTP request latency by route.",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
-            &["route"],
-        )
-        .expect("valid metric");
-        let events_accepted = IntCounter::new(
-            "logagg_api_events_accepted_total",
-            "Events acked by the broker through POST /publish.",
-        )
-        .expect("valid metric");
-        logagg_core::metrics::register_all(
+        let requests = registered(
             &registry,
-            [
-                Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-                Box::new(latency.clone()),
-                Box::new(events_accepted.clone()),
-            ],
+            IntCounterVec::new(
+                Opts::new(
+                    "logagg_api_requests_total",
+                    "HTTP requests by route and status.",
+                ),
+                &["route", "status"],
+            ),
+        );
+        let latency = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "logagg_api_request_seconds",
+                    "HTTP request latency by route.",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                &["route"],
+            ),
+        );
+        let events_accepted = registered(
+            &registry,
+            IntCounter::new(
+                "logagg_api_events_accepted_total",
+                "Events acked by the broker through POST /publish.",
+            ),
         );
         Self {
             registry,
@@ -151,7 +150,7 @@ pub fn lost_gauges(rows: &[logagg_core::db::progress::Progress]) -> String {
     for row in rows {
         text += &format!(
             "logagg_lost_records{{partition=\"{}\"}} {}\n",
-            row.kafka_partition, row.lost
+            row.kafka_partition, row.counts.lost
         );
     }
     text

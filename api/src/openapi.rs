@@ -142,11 +142,9 @@ impl Modify for CommonResponses {
     }
 }
 
-/// The document route itself, for the document.
+/// This document.
 #[utoipa::path(
-    get,
-    path = "/openapi.json",
-    summary = "This document.",
+    get, path = "/openapi.json",
     responses((status = 200, description = "OpenAPI 3", body = Object)),
 )]
 #[allow(dead_code)]

@@ -11,7 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::auth;
-use crate::body;
+use crate::body::{self, BodyStream};
 use crate::errors::{self, ApiError};
 use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
 use crate::openapi;
@@ -26,13 +26,57 @@ fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(Reply::into_response)
 }
 
+/// `GET` handed to `handler` with the state; its error answered as JSON.
+fn get_with_state<H, Fut>(
+    state: &AppState,
+    handler: H,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone
+where
+    H: Fn(AppState) -> Fut + Clone + Send + Sync,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send,
+{
+    warp::get()
+        .and(with_state(state.clone()))
+        .then(handler)
+        .map(respond)
+}
+
+/// An admin write: its handler takes the JSON body decoded as `T` (`admin::with_json_body`
+/// answers a body it cannot read or decode).
+fn admin_write<T, H, Fut>(
+    state: &AppState,
+    handler: H,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    H: Fn(AppState, warp::http::HeaderMap, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send,
+{
+    with_body(state).then(move |state, headers, body| {
+        let handler = handler.clone();
+        admin::with_json_body(body, move |request| handler(state, headers, request))
+    })
+}
+
+/// What a handler that reads a body gets: the state, the headers and the body, unread.
+fn with_body(
+    state: &AppState,
+) -> impl Filter<
+    Extract = (
+        AppState,
+        warp::http::HeaderMap,
+        impl BodyStream + Send + 'static,
+    ),
+    Error = warp::Rejection,
+> + Clone {
+    with_state(state.clone())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+}
+
 /// What no route matched: 405 with `Allow` for a known path reached with another method, else
 /// 404. The body is drained (bounded) so the connection stays usable.
-async fn fallback<S, B>(path: warp::path::FullPath, body: S, limit: u64) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
+async fn fallback(path: warp::path::FullPath, body: impl BodyStream, limit: u64) -> Response {
     let complete = body::drain(std::pin::pin!(body), limit).await;
     let error = match allowed_methods(path.as_str()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },
@@ -80,14 +124,22 @@ fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
-/// What the read handlers take: the state, the raw query string and one header's value when
+/// The query string's parameters, or the 400 a malformed one answers (the handler answers it:
+/// a rejection would fall through to the fallback).
+type Params = Result<events::QueryParams, ApiError>;
+
+fn query_params() -> impl Filter<Extract = (Params,), Error = Infallible> + Clone {
+    raw_query().map(|raw: String| events::parse_query_string(&raw))
+}
+
+/// What the read handlers take: the state, the query's parameters and one header's value when
 /// it is text.
 fn read_request(
     state: AppState,
     header: &'static str,
-) -> impl Filter<Extract = (AppState, String, Option<String>), Error = Infallible> + Clone {
+) -> impl Filter<Extract = (AppState, Params, Option<String>), Error = Infallible> + Clone {
     with_state(state)
-        .and(raw_query())
+        .and(query_params())
         .and(
             warp::header::headers_cloned().map(move |headers: warp::http::HeaderMap| {
                 headers
@@ -105,29 +157,22 @@ fn find_routes(
     let stream = warp::path!("events" / "stream")
         .and(warp::get())
         .and(read_request(state.clone(), "last-event-id"))
-        .then(|state, query: String, last_event_id| async move {
-            stream::stream(state, &query, last_event_id).await
+        .then(|state, params: Params, last_event_id| async move {
+            stream::stream(state, &params?, last_event_id).await
         })
         .map(respond);
     let export = warp::path!("events" / "export")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(raw_query())
-        .then(|state, query: String| async move {
-            let params = events::parse_query_string(&query)?;
-            export::export(state, &params).await
-        })
+        .and(query_params())
+        .then(|state, params: Params| async move { export::export(state, &params?).await })
         .map(respond);
-    let topics = warp::path!("topics")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(dead_letters::topics)
-        .map(respond);
+    let topics = warp::path!("topics").and(get_with_state(&state, dead_letters::topics));
     let letters = warp::path!("dead-letters")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(raw_query())
-        .then(|state, query: String| async move { dead_letters::list(state, &query).await })
+        .and(query_params())
+        .then(|state, params: Params| async move { dead_letters::list(state, &params?).await })
         .map(respond);
     let retry = warp::path!("dead-letters" / String / "retry")
         .and(warp::post())
@@ -149,28 +194,15 @@ fn find_routes(
 fn admin_routes(
     state: AppState,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let get_retention = warp::path!("admin" / "retention")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(admin::get_retention)
-        .map(respond);
+    let get_retention =
+        warp::path!("admin" / "retention").and(get_with_state(&state, admin::get_retention));
     let put_retention = warp::path!("admin" / "retention")
         .and(warp::put())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .then(admin::put_retention);
+        .and(admin_write(&state, admin::put_retention));
     let delete = warp::path!("admin" / "delete")
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
-        .then(admin::delete);
-    let deletes = warp::path!("admin" / "deletes")
-        .and(warp::get())
-        .and(with_state(state))
-        .then(admin::deletes)
-        .map(respond);
+        .and(admin_write(&state, admin::delete));
+    let deletes = warp::path!("admin" / "deletes").and(get_with_state(&state, admin::deletes));
     get_retention
         .or(put_retention)
         .unify()
@@ -189,17 +221,16 @@ pub fn routes(
     // query and turn every problem into an `ApiError` response themselves.
     let publish = warp::path!("publish")
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(warp::header::headers_cloned())
-        .and(warp::body::stream())
+        .and(with_body(&state))
         .then(publish::publish);
-    let list = warp::path!("events")
-        .and(warp::get())
-        .and(read_request(state.clone(), "accept"))
-        .then(
-            |state, query: String, accept| async move { events::list(state, &query, accept).await },
-        )
-        .map(respond);
+    let list =
+        warp::path!("events")
+            .and(warp::get())
+            .and(read_request(state.clone(), "accept"))
+            .then(|state, params: Params, accept| async move {
+                events::list(state, &params?, accept).await
+            })
+            .map(respond);
     let find_routes = find_routes(state.clone());
     let admin_routes = admin_routes(state.clone());
     let get_one = warp::path("events")
@@ -210,11 +241,7 @@ pub fn routes(
             events::get_one(state, tail.as_str()).await
         })
         .map(respond);
-    let stats = warp::path!("stats")
-        .and(warp::get())
-        .and(with_state(state.clone()))
-        .then(stats::stats)
-        .map(respond);
+    let stats = warp::path!("stats").and(get_with_state(&state, stats::stats));
     let health_route = warp::path!("health")
         .and(warp::get())
         .and(with_state(state.clone()))

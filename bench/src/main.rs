@@ -28,7 +28,7 @@ use logagg_testkit::Services;
 use crate::cli::Cli;
 use crate::dataset::Dataset;
 use crate::report::Results;
-use crate::rounds::{fresh_round, http_round, ingest_round, label, measure, postgres_settings};
+use crate::rounds::{http_round, ingest_round, measure, postgres_settings};
 use crate::settings::Settings;
 
 pub fn say(message: impl AsRef<str>) {
@@ -107,17 +107,11 @@ async fn main() -> anyhow::Result<()> {
         say("(1) PostgreSQL ceiling");
         let diagnostics = !cli.no_diagnostics;
         let rounds = if scale.smoke { 1 } else { 2 };
-        let (outcome, disturbed) = measure("(1) PostgreSQL ceiling", |attempt| {
-            pg_ceiling::run(
-                &settings,
-                &data,
-                scale.consumer_batch,
-                diagnostics,
-                rounds,
-                label("pg", attempt),
-            )
-        })
-        .await;
+        let (outcome, disturbed) =
+            measure("(1) PostgreSQL ceiling", &settings, "pg", async |scope| {
+                pg_ceiling::run(scope, &data, scale.consumer_batch, diagnostics, rounds).await
+            })
+            .await;
         results.note_disturbed("(1)", disturbed);
         match outcome {
             Ok(pg) => {
@@ -138,8 +132,8 @@ async fn main() -> anyhow::Result<()> {
             "{id} raw produce and consume, then ingest with {consumers} consumer process(es)"
         ));
         let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
-        let (outcome, disturbed) = measure(id, |attempt| {
-            ingest_round(&settings, &data, consumers, label(&phase, attempt), timeout)
+        let (outcome, disturbed) = measure(id, &settings, &phase, async |scope| {
+            ingest_round(scope, &data, consumers, timeout).await
         })
         .await;
         results.note_disturbed(id, disturbed);
@@ -166,8 +160,8 @@ async fn main() -> anyhow::Result<()> {
 
     if only("http") {
         say("(4) HTTP publish through logagg-api");
-        let (outcome, disturbed) = measure("(4) HTTP publish", |attempt| {
-            http_round(&settings, &data, &scale, label("http", attempt))
+        let (outcome, disturbed) = measure("(4) HTTP publish", &settings, "http", async |scope| {
+            http_round(scope, &data, &scale).await
         })
         .await;
         results.note_disturbed("(4)", disturbed);
@@ -198,13 +192,8 @@ async fn main() -> anyhow::Result<()> {
             cli.seed + 1,
             "fresh",
         );
-        let (outcome, disturbed) = measure("(5) freshness", |attempt| {
-            fresh_round(
-                &settings,
-                &fresh_data,
-                scale.fresh_rate,
-                label("fresh", attempt),
-            )
+        let (outcome, disturbed) = measure("(5) freshness", &settings, "fresh", async |scope| {
+            freshness::run(scope, &fresh_data, scale.fresh_rate).await
         })
         .await;
         results.note_disturbed("(5)", disturbed);
@@ -226,15 +215,11 @@ async fn main() -> anyhow::Result<()> {
             "(9) query forms on {} bulk-generated events",
             scale.query_rows
         ));
-        let (outcome, disturbed) = measure("(9) query forms", |attempt| {
-            queries::latencies(
-                &settings,
-                scale.query_rows,
-                scale.query_runs,
-                label("queries", attempt),
-            )
-        })
-        .await;
+        let (outcome, disturbed) =
+            measure("(9) query forms", &settings, "queries", async |scope| {
+                queries::latencies(scope, scale.query_rows, scale.query_runs).await
+            })
+            .await;
         results.note_disturbed("(9)", disturbed);
         results.queries.rows = scale.query_rows;
         results.queries.runs = scale.query_runs;
@@ -249,10 +234,11 @@ async fn main() -> anyhow::Result<()> {
         say(format!(
             "(11) retention: ingest with and without the enforcer, {rows} rows to remove"
         ));
-        let (outcome, disturbed) = measure("(11) retention", |attempt| {
-            retention::measure(&settings, rows, label("retention", attempt))
-        })
-        .await;
+        let (outcome, disturbed) =
+            measure("(11) retention", &settings, "retention", async |scope| {
+                retention::measure(scope, rows).await
+            })
+            .await;
         results.note_disturbed("(11)", disturbed);
         match outcome {
             Ok(r) => results.retention = r,
@@ -268,16 +254,12 @@ async fn main() -> anyhow::Result<()> {
             .enumerate()
         {
             say(format!("(10) ingest, 1 consumer, {}", schema.name()));
-            let (outcome, disturbed) = measure("(10) ingest by schema", |attempt| {
-                queries::ingest_rate(
-                    &settings,
-                    &data,
-                    schema,
-                    label(&format!("schema{n}"), attempt),
-                    timeout,
-                )
-            })
-            .await;
+            let phase = format!("schema{n}");
+            let (outcome, disturbed) =
+                measure("(10) ingest by schema", &settings, &phase, async |scope| {
+                    queries::ingest_rate(scope, &data, schema, timeout).await
+                })
+                .await;
             results.note_disturbed("(10)", disturbed);
             match outcome {
                 Ok(rate) => {

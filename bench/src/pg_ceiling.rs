@@ -8,15 +8,12 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use logagg_core::db::events::{insert_new, NewEvent};
+use logagg_core::db::events::{bind_event_arrays, insert_new, NewEvent};
 
 use crate::dataset::Dataset;
 use logagg_testkit::Sandbox;
-
-use crate::settings::Settings;
 
 /// Rows per staging-load statement (arrays, so no bind-parameter limit applies).
 const STAGING_CHUNK: usize = 50_000;
@@ -73,33 +70,20 @@ async fn load_staging(conn: &mut AsyncPgConnection, rows: &[NewEvent]) -> anyhow
     .await?;
     for (c, chunk) in rows.chunks(STAGING_CHUNK).enumerate() {
         let base = (c * STAGING_CHUNK) as i64;
-        diesel::sql_query(format!(
-            "INSERT INTO bench_staging (seq, {COLUMNS})
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
-                                  $5::timestamptz[], $6::jsonb[], $7::integer[], $8::bigint[])"
-        ))
+        // The event columns are $1..$7 as the consumer binds them; the sequence is $8.
+        bind_event_arrays(
+            &format!(
+                "INSERT INTO bench_staging ({COLUMNS}, seq)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                                      $5::jsonb[], $6::integer[], $7::bigint[], $8::bigint[])"
+            ),
+            chunk,
+        )
         .bind::<Array<BigInt>, _>(
             (0..chunk.len() as i64)
                 .map(|i| base + i)
                 .collect::<Vec<_>>(),
         )
-        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(
-            chunk
-                .iter()
-                .map(|r| r.event_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(
-            chunk
-                .iter()
-                .map(|r| r.event_timestamp)
-                .collect::<Vec<DateTime<Utc>>>(),
-        )
-        .bind::<Array<Jsonb>, _>(chunk.iter().map(|r| &r.payload).collect::<Vec<_>>())
-        .bind::<Array<Integer>, _>(chunk.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(chunk.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
         .execute(conn)
         .await
         .context("loading the staging table")?;
@@ -128,25 +112,7 @@ async fn reset_events(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs (1), and with `diagnostics` the two client-side variants, in a fresh database.
 pub async fn run(
-    settings: &Settings,
-    data: &Dataset,
-    batch: usize,
-    diagnostics: bool,
-    rounds: usize,
-    label: String,
-) -> anyhow::Result<PgCeiling> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = measure(&scope, data, batch, diagnostics, rounds).await;
-    scope.remove().await?;
-    outcome
-}
-
-/// `rounds` rounds of: the ceiling, then (with `diagnostics`) the two client-side variants,
-/// each into an emptied `events`; the best of each is kept (a ceiling is the best the machine
-/// did; the shared machine only ever makes a sample slower).
-async fn measure(
     scope: &Sandbox,
     data: &Dataset,
     batch: usize,

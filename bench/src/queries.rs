@@ -9,8 +9,8 @@ use diesel_async::RunQueryDsl;
 use logagg_core::db::{query_forms, search};
 
 use crate::dataset::Dataset;
-use crate::settings::Settings;
 use crate::{ingest, kafka_ceiling, say};
+use logagg_testkit::Sandbox;
 
 /// One form's latencies.
 #[derive(Debug, Clone)]
@@ -26,55 +26,48 @@ const GENERATE_STEP: i64 = 250_000;
 
 /// Generates `rows` events in a fresh database and times each form `runs` times.
 pub async fn latencies(
-    settings: &Settings,
+    scope: &Sandbox,
     rows: i64,
     runs: usize,
-    label: String,
 ) -> anyhow::Result<Vec<FormLatency>> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = async {
-        let mut conn = scope.pool.get().await?;
-        let started = Instant::now();
-        let mut lo = 1;
-        while lo <= rows {
-            let hi = (lo + GENERATE_STEP - 1).min(rows);
-            diesel::sql_query(query_forms::generate_sql(lo, hi))
-                .execute(&mut conn)
-                .await?;
-            lo = hi + 1;
-        }
-        diesel::sql_query("VACUUM ANALYZE events")
+    let mut conn = scope.pool.get().await?;
+    let started = Instant::now();
+    let mut lo = 1;
+    while lo <= rows {
+        let hi = (lo + GENERATE_STEP - 1).min(rows);
+        diesel::sql_query(query_forms::generate_sql(lo, hi))
             .execute(&mut conn)
             .await?;
-        say(format!(
-            "    generated {rows} events in {:.0} s",
-            started.elapsed().as_secs_f64()
-        ));
-        let mut out = Vec::new();
-        for (form, query) in query_forms::forms() {
-            // One untimed run warms the cache, as a repeated dashboard query would be.
-            search::find(&mut conn, &query).await?;
-            let mut times = Vec::with_capacity(runs);
-            let mut found = 0;
-            for _ in 0..runs {
-                let t = Instant::now();
-                found = search::find(&mut conn, &query).await?.len();
-                times.push(t.elapsed());
-            }
-            times.sort();
-            let q = |p: f64| ms(times[((times.len() - 1) as f64 * p).round() as usize]);
-            out.push(FormLatency {
-                form,
-                p50_ms: q(0.5),
-                p99_ms: q(0.99),
-                rows: found,
-            });
-        }
-        anyhow::Ok(out)
+        lo = hi + 1;
     }
-    .await;
-    scope.remove().await?;
-    outcome
+    diesel::sql_query("VACUUM ANALYZE events")
+        .execute(&mut conn)
+        .await?;
+    say(format!(
+        "    generated {rows} events in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+    let mut out = Vec::new();
+    for (form, query) in query_forms::forms() {
+        // One untimed run warms the cache, as a repeated dashboard query would be.
+        search::find(&mut conn, &query).await?;
+        let mut times = Vec::with_capacity(runs);
+        let mut found = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            found = search::find(&mut conn, &query).await?.len();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let q = |p: f64| ms(times[((times.len() - 1) as f64 * p).round() as usize]);
+        out.push(FormLatency {
+            form,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+            rows: found,
+        });
+    }
+    anyhow::Ok(out)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -127,36 +120,28 @@ impl ReadSchema {
 
 /// One consumer ingesting the pre-filled topic into a database with `schema`; events/s.
 pub async fn ingest_rate(
-    settings: &Settings,
+    scope: &Sandbox,
     data: &Dataset,
     schema: ReadSchema,
-    label: String,
     timeout: Duration,
 ) -> anyhow::Result<f64> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = async {
-        let mut conn = scope.pool.get().await?;
-        for statement in schema.drops() {
-            diesel::sql_query(*statement).execute(&mut conn).await?;
-        }
-        drop(conn);
-        let kafka = scope.kafka();
-        let warmup = format!("{}.warmup", scope.topic);
-        logagg_testkit::kafka::create_topic(&settings.services.brokers, &warmup, 1).await?;
-        let produced =
-            tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
-        logagg_testkit::kafka::delete_topic(&settings.services.brokers, &warmup).await?;
-        produced?;
-        let running = ingest::spawn(&scope, 1)?;
-        let run = ingest::measure(&scope, data, running, timeout).await?;
-        if !run.golden_errors.is_empty() {
-            anyhow::bail!("golden counts: {}", run.golden_errors.join("; "));
-        }
-        anyhow::Ok(run.rate())
+    let mut conn = scope.pool.get().await?;
+    for statement in schema.drops() {
+        diesel::sql_query(*statement).execute(&mut conn).await?;
     }
-    .await;
-    scope.remove().await?;
-    outcome
+    drop(conn);
+    let kafka = scope.kafka();
+    let warmup = format!("{}.warmup", scope.topic);
+    logagg_testkit::kafka::create_topic(&scope.services.brokers, &warmup, 1).await?;
+    let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
+    logagg_testkit::kafka::delete_topic(&scope.services.brokers, &warmup).await?;
+    produced?;
+    let running = ingest::spawn(scope, 1)?;
+    let run = ingest::measure(scope, data, running, timeout).await?;
+    if !run.golden_errors.is_empty() {
+        anyhow::bail!("golden counts: {}", run.golden_errors.join("; "));
+    }
+    anyhow::Ok(run.rate())
 }
 
 /// What (9) and (10) measured.

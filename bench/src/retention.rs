@@ -1,6 +1,6 @@
 //! (11) Retention: the consumer's insert (`events::insert_new`, batches of 5000 new rows) on a
 //! bulk-generated table, first alone, then while the enforcer's DELETE steps
-//! (`retention::expire_step`, 5000 rows each) remove every generated row, in the same run; and
+//! (`retention::remove_step`, 5000 rows each) remove every generated row, in the same run; and
 //! the removal's rows/s. The storage-design comparison at 10M rows (partitions vs batched
 //! deletes) is `scripts/bench-retention-storage.sh` (docs/RETENTION.md).
 
@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use diesel_async::RunQueryDsl;
 use logagg_core::db::events::{self, NewEvent};
-use logagg_core::db::{query_forms, retention};
+use logagg_core::db::query_forms;
+use logagg_core::db::retention::{self, Doomed};
 
 use crate::say;
-use crate::settings::Settings;
+use logagg_testkit::Sandbox;
 
 /// Rows per insert batch and per DELETE step.
 const STEP: usize = 5_000;
@@ -58,69 +59,56 @@ async fn ingest(
 }
 
 /// Generates `rows` rows stored two hours ago, then measures (11).
-pub async fn measure(
-    settings: &Settings,
-    rows: i64,
-    label: String,
-) -> anyhow::Result<RetentionResults> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = async {
-        let mut conn = scope.pool.get().await?;
-        diesel::sql_query(query_forms::generate_sql(1, rows))
-            .execute(&mut conn)
-            .await?;
-        diesel::sql_query("UPDATE events SET processed_at = now() - interval '2 hours'")
-            .execute(&mut conn)
-            .await?;
-        diesel::sql_query("VACUUM ANALYZE events")
-            .execute(&mut conn)
-            .await?;
-        drop(conn);
-        let batches = ((rows as usize / 10) / STEP).max(2);
-        let ingest_without = ingest(&scope.pool, "alone", batches).await?;
-        // The enforcer's loop, on its own connection, over every topic until nothing is due.
-        let (pool, group, topic) = (scope.pool.clone(), scope.group.clone(), scope.topic.clone());
-        let remover = tokio::spawn(async move {
-            let mut conn = pool.get().await?;
-            let started = Instant::now();
-            let mut removed = 0;
-            for t in 0..TOPICS {
-                loop {
-                    let step = retention::expire_step(
-                        &mut conn,
-                        &group,
-                        &topic,
-                        &format!("svc.{t}"),
-                        3_600,
-                        STEP as i64,
-                    )
-                    .await?;
-                    removed += step;
-                    if step < STEP as i64 {
-                        break;
-                    }
+pub async fn measure(scope: &Sandbox, rows: i64) -> anyhow::Result<RetentionResults> {
+    let mut conn = scope.pool.get().await?;
+    diesel::sql_query(query_forms::generate_sql(1, rows))
+        .execute(&mut conn)
+        .await?;
+    diesel::sql_query("UPDATE events SET processed_at = now() - interval '2 hours'")
+        .execute(&mut conn)
+        .await?;
+    diesel::sql_query("VACUUM ANALYZE events")
+        .execute(&mut conn)
+        .await?;
+    drop(conn);
+    let batches = ((rows as usize / 10) / STEP).max(2);
+    let ingest_without = ingest(&scope.pool, "alone", batches).await?;
+    // The enforcer's loop, on its own connection, over every topic until nothing is due.
+    let (pool, group, topic) = (scope.pool.clone(), scope.group.clone(), scope.topic.clone());
+    let remover = tokio::spawn(async move {
+        let mut conn = pool.get().await?;
+        let started = Instant::now();
+        let mut removed = 0;
+        for t in 0..TOPICS {
+            loop {
+                let doomed = Doomed::Expired {
+                    topic: &format!("svc.{t}"),
+                    seconds: 3_600,
+                };
+                let step =
+                    retention::remove_step(&mut conn, &group, &topic, doomed, STEP as i64).await?;
+                removed += step;
+                if step < STEP as i64 {
+                    break;
                 }
             }
-            anyhow::Ok((removed, started.elapsed().as_secs_f64()))
-        });
-        let ingest_with = ingest(&scope.pool, "during", batches).await?;
-        let (removed, removal_secs) = remover.await??;
-        say(format!(
-            "    ingest {ingest_without:.0} rows/s alone, {ingest_with:.0} rows/s while retention removes {removed} rows at {:.0} rows/s",
-            removed as f64 / removal_secs
-        ));
-        anyhow::Ok(RetentionResults {
-            rows,
-            ingested: (batches * STEP) as i64,
-            ingest_without,
-            ingest_with,
-            removed,
-            removal_rows_per_s: removed as f64 / removal_secs,
-        })
-    }
-    .await;
-    scope.remove().await?;
-    outcome
+        }
+        anyhow::Ok((removed, started.elapsed().as_secs_f64()))
+    });
+    let ingest_with = ingest(&scope.pool, "during", batches).await?;
+    let (removed, removal_secs) = remover.await??;
+    say(format!(
+    "    ingest {ingest_without:.0} rows/s alone, {ingest_with:.0} rows/s while retention removes {removed} rows at {:.0} rows/s",
+    removed as f64 / removal_secs
+));
+    anyhow::Ok(RetentionResults {
+        rows,
+        ingested: (batches * STEP) as i64,
+        ingest_without,
+        ingest_with,
+        removed,
+        removal_rows_per_s: removed as f64 / removal_secs,
+    })
 }
 
 impl RetentionResults {

@@ -1,6 +1,6 @@
-//! One measurement round each: (2)+(3)/(7) ingest, (4) HTTP publish, (5) freshness, each in
-//! its own sandbox; and [`measure`], which repeats a round disturbed by a Kafka or PostgreSQL
-//! restart (other people's tests on this machine stop and start the shared services).
+//! The rounds of (2)+(3)/(7) ingest and (4) HTTP publish; and [`measure`], which runs every
+//! measurement in its own sandbox and repeats one disturbed by a Kafka or PostgreSQL restart
+//! (other people's tests on this machine stop and start the shared services).
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +10,11 @@ use logagg_testkit::template::connect_admin;
 use crate::dataset::Dataset;
 use crate::report::Scale;
 use crate::settings::Settings;
-use crate::{freshness, http, ingest, kafka_ceiling, procfs, say};
+use crate::{http, ingest, kafka_ceiling, procfs, say};
+use logagg_testkit::Sandbox;
 
 /// A scope label, suffixed on a repeated attempt (databases and topics must be new).
-pub fn label(phase: &str, attempt: u32) -> String {
+fn label(phase: &str, attempt: u32) -> String {
     if attempt == 0 {
         phase.to_owned()
     } else {
@@ -21,21 +22,25 @@ pub fn label(phase: &str, attempt: u32) -> String {
     }
 }
 
-/// Runs a measurement; when Kafka or PostgreSQL restarted while it ran (other engineers' tests
-/// stop and start the shared local services), waits for them and measures once more. Returns
-/// the outcome and whether it was still disturbed.
-pub async fn measure<T, F, Fut>(what: &str, mut run: F) -> (anyhow::Result<T>, bool)
-where
-    F: FnMut(u32) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
+/// Runs a measurement in its own sandbox (named after `phase`, removed afterwards); when Kafka
+/// or PostgreSQL restarted while it ran (other engineers' tests stop and start the shared local
+/// services), waits for them and measures once more in a new sandbox. Returns the outcome and
+/// whether it was still disturbed.
+pub async fn measure<T>(
+    what: &str,
+    settings: &Settings,
+    phase: &str,
+    mut run: impl AsyncFnMut(&Sandbox) -> anyhow::Result<T>,
+) -> (anyhow::Result<T>, bool) {
     let mut attempt = 0;
     loop {
         if let Err(e) = wait_services().await {
             return (Err(e), false);
         }
         let before = procfs::service_pids();
-        let outcome = run(attempt).await;
+        let outcome = settings
+            .in_sandbox(&label(phase, attempt), async |scope| run(scope).await)
+            .await;
         let disturbed = procfs::service_pids() != before;
         if !disturbed || attempt >= 1 {
             return (outcome, disturbed);
@@ -75,59 +80,50 @@ async fn wait_services() -> anyhow::Result<()> {
 /// measures two consumers working, not the ~4 s cooperative rebalance that hands partitions
 /// to a consumer joining a busy one.
 pub async fn ingest_round(
-    settings: &Settings,
+    scope: &Sandbox,
     data: &Dataset,
     consumers: usize,
-    label: String,
     timeout: Duration,
 ) -> anyhow::Result<(
     kafka_ceiling::Throughput,
     kafka_ceiling::Throughput,
     ingest::Ingest,
 )> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = async {
-        let kafka = scope.kafka();
-        let mut early = None;
-        if consumers > 1 {
-            let mut running = ingest::spawn(&scope, consumers)?;
-            ingest::wait_group_ready(&scope, &mut running, Duration::from_secs(60)).await?;
-            early = Some(running);
-        }
-        let warmup = format!("{}.warmup", scope.topic);
-        logagg_testkit::kafka::create_topic(&settings.services.brokers, &warmup, 1).await?;
-        if let Some(running) = &mut early {
-            running.data_from = Some(Instant::now());
-        }
-        // Blocking rdkafka loops, borrowing the dataset in place (no copy of ~185 MB).
-        let produced =
-            tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
-        logagg_testkit::kafka::delete_topic(&settings.services.brokers, &warmup).await?;
-        let mut produced = produced?;
-        if early.is_some() {
-            produced.note = format!("while the {consumers} consumers were already ingesting it");
-        }
-        let raw_consume =
-            || tokio::task::block_in_place(|| kafka_ceiling::consume(&kafka, data.len()));
-        let (consumed, run) = match early {
-            Some(running) => {
-                let run = ingest::measure(&scope, data, running, timeout).await?;
-                (raw_consume()?, run)
-            }
-            None => {
-                let consumed = raw_consume()?;
-                let running = ingest::spawn(&scope, consumers)?;
-                (
-                    consumed,
-                    ingest::measure(&scope, data, running, timeout).await?,
-                )
-            }
-        };
-        Ok((produced, consumed, run))
+    let kafka = scope.kafka();
+    let mut early = None;
+    if consumers > 1 {
+        let mut running = ingest::spawn(scope, consumers)?;
+        ingest::wait_group_ready(scope, &mut running, Duration::from_secs(60)).await?;
+        early = Some(running);
     }
-    .await;
-    scope.remove().await?;
-    outcome
+    let warmup = format!("{}.warmup", scope.topic);
+    logagg_testkit::kafka::create_topic(&scope.services.brokers, &warmup, 1).await?;
+    if let Some(running) = &mut early {
+        running.data_from = Some(Instant::now());
+    }
+    // Blocking rdkafka loops, borrowing the dataset in place (no copy of ~185 MB).
+    let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
+    logagg_testkit::kafka::delete_topic(&scope.services.brokers, &warmup).await?;
+    let mut produced = produced?;
+    if early.is_some() {
+        produced.note = format!("while the {consumers} consumers were already ingesting it");
+    }
+    let raw_consume = || tokio::task::block_in_place(|| kafka_ceiling::consume(&kafka, data.len()));
+    let (consumed, run) = match early {
+        Some(running) => {
+            let run = ingest::measure(scope, data, running, timeout).await?;
+            (raw_consume()?, run)
+        }
+        None => {
+            let consumed = raw_consume()?;
+            let running = ingest::spawn(scope, consumers)?;
+            (
+                consumed,
+                ingest::measure(scope, data, running, timeout).await?,
+            )
+        }
+    };
+    Ok((produced, consumed, run))
 }
 
 /// What (4) measured on one API process.
@@ -142,77 +138,56 @@ pub struct HttpRound {
 
 /// (4): batches of 500, then single events at 64 connections, on one API process; its peak RSS.
 pub async fn http_round(
-    settings: &Settings,
+    scope: &Sandbox,
     data: &Dataset,
     scale: &Scale,
-    label: String,
 ) -> anyhow::Result<HttpRound> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = async {
-        let api = scope.spawn_api(&[]).await?;
-        let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
-        let before = watch.snapshot();
-        let batch = http::batches(
-            &api.url(""),
-            data,
-            scale.http_events,
-            scale.batch,
-            scale.batch_concurrency,
-        )
-        .await?;
-        let middle = watch.snapshot();
-        say(format!(
-            "    batches of {}: {:.0} events/s",
-            scale.batch,
-            batch.events_per_sec()
-        ));
-        let single = http::singles(
-            &api.url(""),
-            data,
-            Duration::from_secs_f64(scale.single_secs),
-            scale.single_connections,
-        )
-        .await?;
-        let end = watch.snapshot();
-        say(format!(
-            "    single events: {:.0} requests/s, ack p50 {:.1} ms, p99 {:.1} ms",
-            single.requests_per_sec(),
-            single.latencies.quantile_ms(0.5),
-            single.latencies.quantile_ms(0.99)
-        ));
-        let api_rss = procfs::peak_rss(&api);
-        // No loss: the topic holds exactly what was acknowledged (no retries were made).
-        let kafka = scope.kafka();
-        let in_topic: i64 =
-            tokio::task::block_in_place(|| kafka_ceiling::partition_counts(&kafka))?
-                .iter()
-                .sum();
-        api.stop().await?;
-        Ok(HttpRound {
-            in_topic: (in_topic, (batch.events + single.events) as i64),
-            batch,
-            single,
-            api_rss,
-            cpu_batch: watch.between(&before, &middle),
-            cpu_single: watch.between(&middle, &end),
-        })
-    }
-    .await;
-    scope.remove().await?;
-    outcome
-}
-
-/// (5) in a fresh database and topic.
-pub async fn fresh_round(
-    settings: &Settings,
-    data: &Dataset,
-    rate: f64,
-    label: String,
-) -> anyhow::Result<freshness::Freshness> {
-    let scope = settings.sandbox(&label).await?;
-    let outcome = freshness::run(&scope, data, rate).await;
-    scope.remove().await?;
-    outcome
+    let api = scope.spawn_api(&[]).await?;
+    let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
+    let before = watch.snapshot();
+    let batch = http::batches(
+        &api.url(""),
+        data,
+        scale.http_events,
+        scale.batch,
+        scale.batch_concurrency,
+    )
+    .await?;
+    let middle = watch.snapshot();
+    say(format!(
+        "    batches of {}: {:.0} events/s",
+        scale.batch,
+        batch.events_per_sec()
+    ));
+    let single = http::singles(
+        &api.url(""),
+        data,
+        Duration::from_secs_f64(scale.single_secs),
+        scale.single_connections,
+    )
+    .await?;
+    let end = watch.snapshot();
+    say(format!(
+        "    single events: {:.0} requests/s, ack p50 {:.1} ms, p99 {:.1} ms",
+        single.requests_per_sec(),
+        single.latencies.quantile_ms(0.5),
+        single.latencies.quantile_ms(0.99)
+    ));
+    let api_rss = procfs::peak_rss(&api);
+    // No loss: the topic holds exactly what was acknowledged (no retries were made).
+    let kafka = scope.kafka();
+    let in_topic: i64 = tokio::task::block_in_place(|| kafka_ceiling::partition_counts(&kafka))?
+        .iter()
+        .sum();
+    api.stop().await?;
+    Ok(HttpRound {
+        in_topic: (in_topic, (batch.events + single.events) as i64),
+        batch,
+        single,
+        api_rss,
+        cpu_batch: watch.between(&before, &middle),
+        cpu_single: watch.between(&middle, &end),
+    })
 }
 
 /// A few PostgreSQL settings that bound (1) and (3), for the report.

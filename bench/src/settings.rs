@@ -26,6 +26,19 @@ impl Settings {
         sandbox.keep = self.keep;
         Ok(sandbox)
     }
+
+    /// Runs `measure` in its own sandbox (`label` names it), then removes the sandbox whatever
+    /// the outcome.
+    pub async fn in_sandbox<T>(
+        &self,
+        label: &str,
+        measure: impl AsyncFnOnce(&Sandbox) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let scope = self.sandbox(label).await?;
+        let outcome = measure(&scope).await;
+        scope.remove().await?;
+        outcome
+    }
 }
 
 /// The directory holding the workspace binaries: the bench's own (a release bench runs the

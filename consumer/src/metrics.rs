@@ -9,6 +9,7 @@ use prometheus::{
 };
 
 use logagg_core::db::progress::Counts;
+use logagg_core::metrics::registered;
 
 /// Every metric the consumer exports, registered in its own registry.
 #[derive(Clone)]
@@ -36,47 +37,47 @@ struct RetentionMetrics {
 }
 
 impl RetentionMetrics {
-    fn new() -> Self {
+    fn new(registry: &Registry) -> Self {
         Self {
-            enforcer: IntGauge::new(
-                "logagg_retention_enforcer",
-                "1 while this consumer holds the retention advisory lock (exactly one of the fleet).",
-            )
-            .expect("valid metric"),
-            removed: IntCounter::new(
-                "logagg_retention_removed_total",
-                "Rows this consumer removed by retention.",
-            )
-            .expect("valid metric"),
-            last_run: Gauge::new(
-                "logagg_retention_last_run_timestamp_seconds",
-                "Unix time of this consumer's last retention run (0 before any).",
-            )
-            .expect("valid metric"),
-            lag_seconds: Gauge::new(
-                "logagg_retention_lag_seconds",
-                "How far the oldest row due for removal was past its policy after the last run.",
-            )
-            .expect("valid metric"),
-            step_seconds: Histogram::with_opts(
-                HistogramOpts::new(
-                    "logagg_retention_step_seconds",
-                    "Time of one retention DELETE transaction (at most LOGAGG_RETENTION_STEP_ROWS rows).",
-                )
-                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
-            )
-            .expect("valid metric"),
+            enforcer: registered(
+                registry,
+                IntGauge::new(
+                    "logagg_retention_enforcer",
+                    "1 while this consumer holds the retention advisory lock (exactly one of the fleet).",
+                ),
+            ),
+            removed: registered(
+                registry,
+                IntCounter::new(
+                    "logagg_retention_removed_total",
+                    "Rows this consumer removed by retention.",
+                ),
+            ),
+            last_run: registered(
+                registry,
+                Gauge::new(
+                    "logagg_retention_last_run_timestamp_seconds",
+                    "Unix time of this consumer's last retention run (0 before any).",
+                ),
+            ),
+            lag_seconds: registered(
+                registry,
+                Gauge::new(
+                    "logagg_retention_lag_seconds",
+                    "How far the oldest row due for removal was past its policy after the last run.",
+                ),
+            ),
+            step_seconds: registered(
+                registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "logagg_retention_step_seconds",
+                        "Time of one retention DELETE transaction (at most LOGAGG_RETENTION_STEP_ROWS rows).",
+                    )
+                    .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                ),
+            ),
         }
-    }
-
-    fn collectors(&self) -> [Box<dyn prometheus::core::Collector>; 5] {
-        [
-            Box::new(self.enforcer.clone()),
-            Box::new(self.removed.clone()),
-            Box::new(self.last_run.clone()),
-            Box::new(self.lag_seconds.clone()),
-            Box::new(self.step_seconds.clone()),
-        ]
     }
 }
 
@@ -89,71 +90,71 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let records = IntCounterVec::new(
-            Opts::new(
-                "logagg_consumer_records_total",
-                "Records processed, by outcome (unique, duplicate, invalid, replayed).",
-            ),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let batches = IntCounter::new(
-            "logagg_consumer_batches_total",
-            "Batches committed to PostgreSQL.",
-        )
-        .expect("valid metric");
-        let db_retries = IntCounter::new(
-            "logagg_consumer_db_retries_total",
-            "Batch attempts that failed and were retried.",
-        )
-        .expect("valid metric");
-        let lost = IntCounterVec::new(
-            Opts::new(
-                "logagg_consumer_lost_records_total",
-                "Offsets deleted by the broker before this consumer stored them (a gap in the log), per partition.",
-            ),
-            &["partition"],
-        )
-        .expect("valid metric");
-        let stage_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "logagg_consumer_stage_seconds",
-                "Time per batch stage: decode, lock, insert, counters, commit (DB), kafka_commit, batch.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["stage"],
-        )
-        .expect("valid metric");
-        let lag = IntGaugeVec::new(
-            Opts::new(
-                "logagg_consumer_lag",
-                "Records behind the high watermark, per assigned partition (from the committed offset, i.e. not yet stored in PostgreSQL).",
-            ),
-            &["partition"],
-        )
-        .expect("valid metric");
-        let ready = IntGauge::new(
-            "logagg_consumer_ready",
-            "1 when the last batch reached PostgreSQL, 0 while it is retrying.",
-        )
-        .expect("valid metric");
-        let retention = RetentionMetrics::new();
-        logagg_core::metrics::register_all(
+        let records = registered(
             &registry,
-            [
-                Box::new(records.clone()) as Box<dyn prometheus::core::Collector>,
-                Box::new(batches.clone()),
-                Box::new(db_retries.clone()),
-                Box::new(lost.clone()),
-                Box::new(stage_seconds.clone()),
-                Box::new(lag.clone()),
-                Box::new(ready.clone()),
-            ]
-            .into_iter()
-            .chain(retention.collectors()),
+            IntCounterVec::new(
+                Opts::new(
+                    "logagg_consumer_records_total",
+                    "Records processed, by outcome (unique, duplicate, invalid, replayed).",
+                ),
+                &["outcome"],
+            ),
         );
+        let batches = registered(
+            &registry,
+            IntCounter::new(
+                "logagg_consumer_batches_total",
+                "Batches committed to PostgreSQL.",
+            ),
+        );
+        let db_retries = registered(
+            &registry,
+            IntCounter::new(
+                "logagg_consumer_db_retries_total",
+                "Batch attempts that failed and were retried.",
+            ),
+        );
+        let lost = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "logagg_consumer_lost_records_total",
+                    "Offsets deleted by the broker before this consumer stored them (a gap in the log), per partition.",
+                ),
+                &["partition"],
+            ),
+        );
+        let stage_seconds = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "logagg_consumer_stage_seconds",
+                    "Time per batch stage: decode, lock, insert, counters, commit (DB), kafka_commit, batch.",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+                &["stage"],
+            ),
+        );
+        let lag = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "logagg_consumer_lag",
+                    "Records behind the high watermark, per assigned partition (from the committed offset, i.e. not yet stored in PostgreSQL).",
+                ),
+                &["partition"],
+            ),
+        );
+        let ready = registered(
+            &registry,
+            IntGauge::new(
+                "logagg_consumer_ready",
+                "1 when the last batch reached PostgreSQL, 0 while it is retrying.",
+            ),
+        );
+        let retention = RetentionMetrics::new(&registry);
         // Ready until a batch fails: no batch has been refused yet.
         ready.set(1);
         Self {

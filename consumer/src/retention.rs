@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use logagg_core::config::RetentionConfig;
-use logagg_core::db::retention::{self, try_lock, RunReport};
+use logagg_core::db::retention::{self, try_lock, Doomed, RunReport};
 use logagg_core::db::{self, maintenance, DbError};
 use logagg_core::shutdown::Signal;
 
@@ -103,15 +103,14 @@ impl Enforcer {
             while steps_left > 0 && !self.shutdown.is_fired() {
                 steps_left -= 1;
                 let step_started = std::time::Instant::now();
-                let removed = retention::expire_step(
-                    conn,
-                    &self.group,
-                    &self.kafka_topic,
-                    &topic,
+                let doomed = Doomed::Expired {
+                    topic: &topic,
                     seconds,
-                    self.config.step_rows,
-                )
-                .await?;
+                };
+                let (group, kafka_topic) = (&self.group, &self.kafka_topic);
+                let removed =
+                    retention::remove_step(conn, group, kafka_topic, doomed, self.config.step_rows)
+                        .await?;
                 self.metrics.observe_step(step_started.elapsed());
                 report.removed += removed;
                 if removed < self.config.step_rows {

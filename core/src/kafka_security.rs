@@ -43,20 +43,6 @@ impl Protocol {
     }
 }
 
-impl std::str::FromStr for Protocol {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => Ok(Protocol::Plaintext),
-            "SSL" => Ok(Protocol::Ssl),
-            "SASL_PLAINTEXT" => Ok(Protocol::SaslPlaintext),
-            "SASL_SSL" => Ok(Protocol::SaslSsl),
-            _ => Err("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL".into()),
-        }
-    }
-}
-
 /// SASL mechanisms librdkafka is built with here (no GSSAPI/Kerberos).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mechanism {
@@ -75,17 +61,39 @@ impl Mechanism {
     }
 }
 
-impl std::str::FromStr for Mechanism {
-    type Err = String;
+/// `FromStr` for a setting: any case of one of its `as_str` names, else an error listing them.
+macro_rules! parse_by_name {
+    ($setting:ty: $($value:expr),+) => {
+        impl std::str::FromStr for $setting {
+            type Err = String;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_uppercase().as_str() {
-            "PLAIN" => Ok(Mechanism::Plain),
-            "SCRAM-SHA-256" => Ok(Mechanism::ScramSha256),
-            "SCRAM-SHA-512" => Ok(Mechanism::ScramSha512),
-            _ => Err("expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512".into()),
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                one_of(s, &[$($value),+], <$setting>::as_str)
+            }
         }
+    };
+}
+
+parse_by_name!(
+    Protocol: Protocol::Plaintext,
+    Protocol::Ssl,
+    Protocol::SaslPlaintext,
+    Protocol::SaslSsl
+);
+parse_by_name!(Mechanism: Mechanism::Plain, Mechanism::ScramSha256, Mechanism::ScramSha512);
+
+/// The value of `all` whose `name` is `s` in any case, or an error listing the names.
+fn one_of<T: Copy>(s: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
+    if let Some(value) = all
+        .iter()
+        .copied()
+        .find(|v| name(*v).eq_ignore_ascii_case(s))
+    {
+        return Ok(value);
     }
+    let names: Vec<String> = all.iter().map(|v| name(*v).to_ascii_uppercase()).collect();
+    let (last, rest) = names.split_last().expect("at least one value");
+    Err(format!("expected {} or {last}", rest.join(", ")))
 }
 
 /// SASL credentials. `Debug` hides the password.
@@ -353,6 +361,24 @@ mod tests {
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect::<Vec<_>>()
             .into_iter()
+    }
+
+    #[test]
+    fn protocols_and_mechanisms_parse_in_any_case_and_errors_list_them() {
+        assert_eq!("sasl_ssl".parse::<Protocol>(), Ok(Protocol::SaslSsl));
+        assert_eq!("SSL".parse::<Protocol>(), Ok(Protocol::Ssl));
+        assert_eq!(
+            "scram-sha-512".parse::<Mechanism>(),
+            Ok(Mechanism::ScramSha512)
+        );
+        assert_eq!(
+            "tls".parse::<Protocol>(),
+            Err("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL".into())
+        );
+        assert_eq!(
+            "gssapi".parse::<Mechanism>(),
+            Err("expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512".into())
+        );
     }
 
     #[test]

@@ -14,14 +14,17 @@ pub fn render(registry: &Registry) -> String {
     String::from_utf8(buffer).expect("prometheus text is UTF-8")
 }
 
-/// Registers every collector; panics on a duplicate name (a programming error).
-pub fn register_all(
-    registry: &Registry,
-    collectors: impl IntoIterator<Item = Box<dyn prometheus::core::Collector>>,
-) {
-    for collector in collectors {
-        registry.register(collector).expect("unique metric name");
-    }
+/// Registers a new metric in `registry` and returns it (a handle on the registered one);
+/// panics on an invalid or duplicate metric (a programming error).
+pub fn registered<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric name");
+    metric
 }
 
 #[cfg(test)]
@@ -31,8 +34,10 @@ mod tests {
     #[test]
     fn renders_registered_metrics() {
         let registry = Registry::new();
-        let counter = prometheus::IntCounter::new("logagg_test_total", "A test counter.").unwrap();
-        register_all(&registry, [Box::new(counter.clone()) as Box<_>]);
+        let counter = registered(
+            &registry,
+            prometheus::IntCounter::new("logagg_test_total", "A test counter."),
+        );
         counter.inc();
         let text = render(&registry);
         assert!(text.lines().any(|l| l == "logagg_test_total 1"), "{text}");

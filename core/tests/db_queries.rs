@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use logagg_core::db::counters::{self, TopicCounts, TopicDelta};
-use logagg_core::db::dead_letters::{self, NewDeadLetter};
+use logagg_core::db::dead_letters::{self, DeadLetter};
 use logagg_core::db::events::{self, NewEvent};
 use logagg_core::db::group_state;
 use logagg_core::db::progress::{self, Counts};
@@ -134,11 +134,10 @@ async fn progress_rows_are_created_locked_advanced_and_summed() {
     let mut doubled = counts;
     doubled.add(&counts);
     assert_eq!(
-        rows[0].counts(),
-        doubled,
+        rows[0].counts, doubled,
         "advance adds, it does not overwrite"
     );
-    assert_eq!(rows[1].counts(), Counts::default());
+    assert_eq!(rows[1].counts, Counts::default());
     assert!(progress::all(&mut conn, "other", KAFKA_TOPIC)
         .await
         .unwrap()
@@ -222,19 +221,10 @@ async fn topic_counters_add_up_per_event_topic_across_partitions() {
     let db = TestDatabase::new("counters").await;
     let mut conn = db.conn().await;
     let delta = |partition: i32, topic: &str, received: i64, unique: i64| TopicDelta {
-        consumer_group: GROUP.into(),
-        kafka_topic: KAFKA_TOPIC.into(),
-        kafka_partition: partition,
-        topic: topic.into(),
         received,
         unique_processed: unique,
         duplicate_dropped: received - unique,
-        replayed: 0,
-        expired: 0,
-        deleted: 0,
-        first_event_at: None,
-        last_event_at: None,
-        last_stored_at: None,
+        ..TopicDelta::new(GROUP, KAFKA_TOPIC, partition, topic)
     };
     counters::add(&mut conn, &[delta(0, "a", 3, 2), delta(1, "a", 1, 1)])
         .await
@@ -281,7 +271,7 @@ async fn topic_counters_add_up_per_event_topic_across_partitions() {
 async fn a_dead_letter_is_parked_once_even_when_replayed() {
     let db = TestDatabase::new("dead_letters").await;
     let mut conn = db.conn().await;
-    let letter = |offset: i64| NewDeadLetter {
+    let letter = |offset: i64| DeadLetter {
         consumer_group: GROUP.into(),
         kafka_topic: KAFKA_TOPIC.into(),
         kafka_partition: 0,
@@ -303,11 +293,17 @@ async fn a_dead_letter_is_parked_once_even_when_replayed() {
     assert_eq!(dead_letters::insert(&mut conn, &[]).await.unwrap(), 0);
     let parked = dead_letters::list(&mut conn, GROUP).await.unwrap();
     assert_eq!(
-        parked.iter().map(|l| l.kafka_offset).collect::<Vec<_>>(),
+        parked
+            .iter()
+            .map(|l| l.letter.kafka_offset)
+            .collect::<Vec<_>>(),
         [3, 1],
         "oldest (first parked) first"
     );
-    assert_eq!(parked[1].record_value.as_deref(), Some(&b"{not json"[..]));
+    assert_eq!(
+        parked[1].letter.record_value.as_deref(),
+        Some(&b"{not json"[..])
+    );
     assert!(dead_letters::list(&mut conn, "other")
         .await
         .unwrap()

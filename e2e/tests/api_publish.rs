@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use logagg_testkit::http::post_chunked;
-use logagg_testkit::{event_json, http, wait_for, Service, TestEnv};
+use logagg_testkit::{event_json, http, padded_event, wait_for, Service, TestEnv};
 use serde_json::{json, Value};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -204,34 +204,22 @@ async fn bearer_token_guards_publish() {
 async fn oversized_body_is_413() {
     let (env, api) =
         TestEnv::with_api("api_413", 1, &[("LOGAGG_MAX_BODY_BYTES", "2048".into())]).await;
-    let mut big = event_json("big", "e-1");
-    big["payload"] = json!({"blob": "x".repeat(4096)});
-    let body = serde_json::to_vec(&big).unwrap();
-
-    let reply = api
-        .api()
-        .post_publish(Some("application/json"), &body)
-        .await;
-    reply.assert_error(413, "declared length");
     // Far over the limit: answered without reading the body, so the connection is closed.
-    assert_eq!(reply.header("connection").as_deref(), Some("close"));
     // Somewhat over the limit: read to its end, so the connection stays usable.
-    let mut slightly = event_json("big", "e-2");
-    slightly["payload"] = json!({"blob": "x".repeat(2500)});
-    let reply = api
-        .api()
-        .post_publish(
-            Some("application/json"),
-            &serde_json::to_vec(&slightly).unwrap(),
-        )
-        .await;
-    reply.assert_error(413, "declared length, slightly over");
-    assert_eq!(
-        reply.header("connection"),
-        None,
-        "keep-alive after a drained 413"
-    );
-    let (status, text) = post_chunked(api.port, &body).await;
+    for (pad, connection, what) in [
+        (4096, Some("close"), "declared length, far over"),
+        (2500, None, "declared length, slightly over"),
+    ] {
+        let body = padded_event("big", "e-1", pad);
+        let reply = api
+            .api()
+            .post_publish(Some("application/json"), body.as_bytes())
+            .await;
+        reply.assert_error(413, what);
+        assert_eq!(reply.header("connection").as_deref(), connection, "{what}");
+    }
+    let body = padded_event("big", "e-1", 4096);
+    let (status, text) = post_chunked(api.port, body.as_bytes()).await;
     assert_eq!(status, 413, "chunked body over the limit: {text}");
     let error: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("413 body not JSON ({e}): {text:?}"));

@@ -3,7 +3,7 @@
 //! body that leaves the keep-alive connection usable.
 
 use logagg_testkit::http::read_response;
-use logagg_testkit::{event_json, http, openapi, TestEnv};
+use logagg_testkit::{http, openapi, padded_event, TestEnv};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -119,13 +119,10 @@ async fn openapi_document_describes_every_route() {
 async fn request_ids_are_echoed_or_generated() {
     let (_env, api) = TestEnv::with_api("api_reqid", 1, &[]).await;
     for path in ["/healthz", "/nope", "/events?limit=0"] {
-        let reply = http(
-            "GET",
-            &api.url(path),
-            &[("x-request-id", "client-chosen-42")],
-            None,
-        )
-        .await;
+        let reply = api
+            .api()
+            .get_with(path, &[("x-request-id", "client-chosen-42")])
+            .await;
         assert_eq!(
             reply.header("x-request-id").as_deref(),
             Some("client-chosen-42"),
@@ -141,13 +138,10 @@ async fn request_ids_are_echoed_or_generated() {
     assert!(!first.is_empty() && first != second, "{first} vs {second}");
     // An unusable id (too long) is replaced, not echoed.
     let long = "x".repeat(500);
-    let reply = http(
-        "GET",
-        &api.url("/healthz"),
-        &[("x-request-id", &long)],
-        None,
-    )
-    .await;
+    let reply = api
+        .api()
+        .get_with("/healthz", &[("x-request-id", &long)])
+        .await;
     assert!(reply
         .header("x-request-id")
         .is_some_and(|id| id != long && !id.is_empty()));
@@ -158,9 +152,7 @@ async fn a_refused_body_does_not_break_the_keep_alive_connection() {
     let (env, api) =
         TestEnv::with_api("api_keepalive", 1, &[("LOGAGG_API_TOKEN", "t0ken".into())]).await;
     // Large enough that it is still arriving when the refusal is ready.
-    let mut event = event_json("ka", "e-1");
-    event["payload"] = json!({"pad": "p".repeat(2_000_000)});
-    let body = event.to_string();
+    let body = padded_event("ka", "e-1", 2_000_000);
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", api.port))
         .await
         .expect("connect");

@@ -201,14 +201,9 @@ async fn search_finds_and_details(browser: &Browser, api: &Service) {
         .await
         .expect("Enter");
     let detail = browser
-        .wait_js(
-            "the event's detail",
-            "const d = document.getElementById('search-detail');
-             return d.hidden ? null : document.getElementById('search-detail-json').textContent;",
-            vec![],
-        )
+        .shown_text("the event's detail", "search-detail", "search-detail-json")
         .await;
-    let detail: Value = serde_json::from_str(detail.as_str().unwrap()).expect("pretty JSON");
+    let detail: Value = serde_json::from_str(&detail).expect("pretty JSON");
     assert_eq!(detail["event_id"], json!(expected[0]));
     assert_eq!(detail["payload"]["level"], json!("error"));
     assert!(is_png(&browser.screenshot("search").await));
@@ -278,14 +273,9 @@ async fn dead_letter_retried(browser: &Browser, api: &Service, id: i64) {
         .await;
     browser.click(&row).await;
     let raw = browser
-        .wait_js(
-            "the raw record",
-            "const d = document.getElementById('letters-detail');
-             return d.hidden ? null : document.getElementById('letters-detail-raw').textContent;",
-            vec![],
-        )
+        .shown_text("the raw record", "letters-detail", "letters-detail-raw")
         .await;
-    assert!(raw.as_str().unwrap().contains("{not json"), "{raw}");
+    assert!(raw.contains("{not json"), "{raw}");
     assert!(is_png(&browser.screenshot("dead-letters").await));
     browser.click(&format!("{row} button.retry")).await;
     browser

@@ -201,24 +201,22 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
         format!("elsewhere|{valid}"),
         format!("orders|{valid}"),
     ];
-    let mut kcat = std::process::Command::new("kcat")
-        .args([
-            "-P",
-            "-b",
-            &logagg_testkit::services::brokers(),
-            "-t",
-            &env.topic,
-            "-K",
-            "|",
-            "-p",
-            "0",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
+    let mut kcat = std::process::Command::new("kcat");
+    kcat.args([
+        "-P",
+        "-b",
+        &logagg_testkit::services::brokers(),
+        "-t",
+        &env.topic,
+        "-K",
+        "|",
+        "-p",
+        "0",
+    ]);
+    let input = lines.join("\n") + "\n";
+    let produced = logagg_testkit::process::run_with_stdin(&mut kcat, input.as_bytes())
         .expect("kcat (make up installs it)");
-    use std::io::Write;
-    writeln!(kcat.stdin.take().unwrap(), "{}", lines.join("\n")).unwrap();
-    assert!(kcat.wait().unwrap().success());
+    assert!(produced.status.success(), "{produced:?}");
 
     let _consumer = env.spawn_consumer("c").await;
     let counts = env
@@ -226,29 +224,25 @@ async fn poison_records_from_kcat_are_dead_lettered_and_the_partition_flows() {
         .await;
     assert_eq!(fresh(&counts), (5, 1, 0, 4), "{counts:?}");
     let mut conn = env.pool.get().await.unwrap();
-    let letters = logagg_core::db::dead_letters::list(&mut conn, &env.group)
+    let letters: Vec<_> = logagg_core::db::dead_letters::list(&mut conn, &env.group)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|stored| stored.letter)
+        .collect();
     let offsets: Vec<i64> = letters.iter().map(|l| l.kafka_offset).collect();
     assert_eq!(offsets, [0, 1, 2, 3]);
     assert_eq!(letters[0].record_value.as_deref(), Some(&b"{not json"[..]));
     assert_eq!(letters[0].record_key.as_deref(), Some(&b"orders"[..]));
-    assert!(
-        letters[0].error.contains("not valid JSON"),
-        "{}",
-        letters[0].error
-    );
-    assert!(
-        letters[1].error.contains("event_id: is required"),
-        "{}",
-        letters[1].error
-    );
-    assert!(
-        letters[2].error.contains("expected a string"),
-        "{}",
-        letters[2].error
-    );
-    assert!(letters[3].error.contains("differs"), "{}", letters[3].error);
+    let reasons = [
+        "not valid JSON",
+        "event_id: is required",
+        "expected a string",
+        "differs",
+    ];
+    for (letter, reason) in letters.iter().zip(reasons) {
+        assert!(letter.error.contains(reason), "{reason}: {}", letter.error);
+    }
     assert_eq!(env.rows().await, 1);
 }
 

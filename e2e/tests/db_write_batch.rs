@@ -3,10 +3,10 @@
 //! template (no broker, no process), asserting the tally it returns and what it leaves in
 //! `events`, `partition_progress`, `topic_counters` and `dead_letters`.
 
-use logagg_consumer::batch::{decode, DecodedRecord, RawRecord};
+use logagg_consumer::batch::{decode, DecodedRecord, RawRecord, Tally};
 use logagg_consumer::store::BatchStore;
 use logagg_core::db::progress::{self, Counts};
-use logagg_core::db::{counters, dead_letters, events};
+use logagg_core::db::{counters, dead_letters, events, DbError};
 use logagg_testkit::truth::assert_one_dead_letter;
 use logagg_testkit::{event, TestDatabase};
 
@@ -44,7 +44,7 @@ async fn progress_by_partition(db: &TestDatabase) -> Vec<(i32, i64, Counts)> {
         .await
         .expect("progress");
     rows.iter()
-        .map(|r| (r.kafka_partition, r.next_offset, r.counts()))
+        .map(|r| (r.kafka_partition, r.next_offset, r.counts))
         .collect()
 }
 
@@ -54,6 +54,11 @@ fn store(db: &TestDatabase) -> BatchStore {
         group: GROUP.into(),
         topic: KAFKA_TOPIC.into(),
     }
+}
+
+/// `write_batch` on the test's store, keeping only the tally.
+async fn write(db: &TestDatabase, records: &[DecodedRecord]) -> Result<Tally, DbError> {
+    store(db).write_batch(records).await.map(|(tally, _)| tally)
 }
 
 fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i64) -> Counts {
@@ -70,11 +75,7 @@ fn counts(received: i64, unique: i64, duplicates: i64, invalid: i64, replayed: i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let db = TestDatabase::new("write_batch").await;
-    let tally = store(&db)
-        .write_batch(&first_batch())
-        .await
-        .map(|(tally, _)| tally)
-        .expect("write");
+    let tally = write(&db, &first_batch()).await.expect("write");
     assert_eq!(tally.total, counts(5, 3, 1, 1, 0));
 
     let mut conn = db.conn().await;
@@ -86,13 +87,16 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
     let letters = dead_letters::list(&mut conn, GROUP).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(
-        (letters[0].kafka_partition, letters[0].kafka_offset),
+        (
+            letters[0].letter.kafka_partition,
+            letters[0].letter.kafka_offset
+        ),
         (0, 2)
     );
     assert!(
-        letters[0].error.contains("not valid JSON"),
+        letters[0].letter.error.contains("not valid JSON"),
         "{}",
-        letters[0].error
+        letters[0].letter.error
     );
     let by_topic = counters::by_topic(&mut conn, GROUP, KAFKA_TOPIC)
         .await
@@ -104,11 +108,7 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
 
     // The next batch continues the partition: a key stored by the first is a duplicate.
     let next = decode(vec![record(0, 4, "a", "2"), record(0, 5, "a", "3")]);
-    let tally = store(&db)
-        .write_batch(&next)
-        .await
-        .map(|(tally, _)| tally)
-        .expect("write");
+    let tally = write(&db, &next).await.expect("write");
     assert_eq!(tally.total, counts(2, 1, 1, 0, 0));
     assert_eq!(progress_by_partition(&db).await[0].1, 6);
     assert_eq!(events::count(&mut conn).await.unwrap(), 4);
@@ -117,11 +117,7 @@ async fn a_fresh_batch_is_counted_stored_and_its_offsets_advanced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     let db = TestDatabase::new("replay").await;
-    store(&db)
-        .write_batch(&first_batch())
-        .await
-        .map(|(tally, _)| tally)
-        .expect("write");
+    write(&db, &first_batch()).await.expect("write");
     let before = progress_by_partition(&db).await;
     let mut conn = db.conn().await;
     diesel_async::RunQueryDsl::execute(
@@ -132,11 +128,7 @@ async fn a_redelivered_batch_counts_as_replayed_and_restores_lost_rows() {
     .expect("delete");
     assert_eq!(events::count(&mut conn).await.unwrap(), 2);
 
-    let tally = store(&db)
-        .write_batch(&first_batch())
-        .await
-        .map(|(tally, _)| tally)
-        .expect("replay");
+    let tally = write(&db, &first_batch()).await.expect("replay");
     assert_eq!(tally.total, counts(0, 0, 0, 0, 5), "only `replayed` moves");
     assert_eq!(
         events::count(&mut conn).await.unwrap(),
@@ -177,10 +169,8 @@ async fn a_failed_batch_leaves_nothing_and_poison_isolation_parks_the_refused_re
         record(0, 1, "a", "poison"),
         record(0, 2, "a", "ok-2"),
     ]);
-    let error = store(&db)
-        .write_batch(&batch)
+    let error = write(&db, &batch)
         .await
-        .map(|(tally, _)| tally)
         .expect_err("PostgreSQL refuses the batch");
     assert!(error.to_string().contains("refused by policy"), "{error}");
     assert_eq!(events::count(&mut conn).await.unwrap(), 0, "rolled back");

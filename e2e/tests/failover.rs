@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use diesel::sql_types::Text;
 use logagg_testkit::cluster::KafkaCluster;
+use logagg_testkit::process::run_with_stdin;
 use logagg_testkit::tools::kcat_read_all;
 use logagg_testkit::{event_json, http, wait_for, Service, TestEnv};
 use serde_json::{json, Value};
@@ -107,26 +108,18 @@ async fn kcat_load(brokers: String, topic: String, stop: Arc<AtomicBool>, seen: 
             .collect();
         let (brokers, topic) = (brokers.clone(), topic.clone());
         let ok = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = std::process::Command::new("kcat")
-                .args(["-P", "-b", &brokers, "-t", &topic, "-K", "\t", "-q"])
+            let mut kcat = std::process::Command::new("kcat");
+            kcat.args(["-P", "-b", &brokers, "-t", &topic, "-K", "\t", "-q"])
                 .args([
                     "-X",
                     "enable.idempotence=true",
                     "-X",
                     "message.timeout.ms=30000",
-                ])
-                .stdin(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("kcat");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child.wait().expect("kcat exit").success()
+                ]);
+            run_with_stdin(&mut kcat, input.as_bytes())
+                .expect("kcat")
+                .status
+                .success()
         })
         .await
         .unwrap();

@@ -283,13 +283,10 @@ async fn malformed_filters_are_400s_naming_the_parameter() {
             assert!(error.contains(name), "{path}?{query}: {error}");
         }
     }
-    let reply = http(
-        "GET",
-        &api.url("/events/stream"),
-        &[("last-event-id", "nope")],
-        None,
-    )
-    .await;
+    let reply = api
+        .api()
+        .get_with("/events/stream", &[("last-event-id", "nope")])
+        .await;
     assert_eq!(reply.status, 400);
     assert!(reply.json()["error"]
         .as_str()

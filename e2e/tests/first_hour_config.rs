@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use logagg_testkit::services::{bin, free_port};
@@ -50,19 +50,34 @@ fn run_within(command: &mut Command, limit: Duration) -> (Output, Duration) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let pid = child.id() as i32;
+    (
+        output_within(child, limit, &format!("{command:?}")),
+        started.elapsed(),
+    )
+}
+
+/// Waits for `child`'s end and output; kills it and fails naming `what` when that takes longer
+/// than `limit`.
+fn output_within(child: Child, limit: Duration, what: &str) -> Output {
+    let pid = child.id().to_string();
     let (done, wait) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = done.send(child.wait_with_output());
     });
     let output = wait.recv_timeout(limit).unwrap_or_else(|_| {
-        // SAFETY-free: a plain kill of our own child.
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        panic!("still running after {limit:?}: {command:?}")
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("still running after {limit:?}: {what}")
     });
-    (output.expect("wait"), started.elapsed())
+    output.expect("wait")
+}
+
+/// The producer binary, isolated from every service, run in a fresh directory (kept as long
+/// as the returned `Dir`).
+fn producer() -> (tempdir::Dir, Command) {
+    let dir = tempdir::Dir::new();
+    let mut command = Command::new(bin("logagg-producer"));
+    isolated(&mut command, dir.path());
+    (dir, command)
 }
 
 fn stderr(output: &Output) -> String {
@@ -110,9 +125,8 @@ fn a_boolean_that_is_not_one_is_refused_by_name_by_every_binary() {
 
 #[test]
 fn load_stops_on_ctrl_c_with_json_logs_and_no_colour_codes() {
-    let dir = tempdir::Dir::new();
-    let mut command = Command::new(bin("logagg-producer"));
-    isolated(&mut command, dir.path())
+    let (_dir, mut command) = producer();
+    command
         .env("LOGAGG_LOG_JSON", "yes")
         .args(["load", "--events", "1000", "--via", "kafka", "--quiet"])
         .stdout(Stdio::piped())
@@ -126,17 +140,7 @@ fn load_stops_on_ctrl_c_with_json_logs_and_no_colour_codes() {
         .args(["-INT", &pid])
         .status()
         .expect("kill -INT");
-    let (done, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    let output = wait
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_or_else(|_| {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("load still running 5 s after SIGINT")
-        })
-        .expect("wait");
+    let output = output_within(child, Duration::from_secs(5), "load after SIGINT");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(output.status.code(), Some(130), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -157,9 +161,8 @@ fn load_stops_on_ctrl_c_with_json_logs_and_no_colour_codes() {
 
 #[test]
 fn the_producer_cli_honours_the_publish_timeout() {
-    let dir = tempdir::Dir::new();
-    let mut command = Command::new(bin("logagg-producer"));
-    isolated(&mut command, dir.path())
+    let (_dir, mut command) = producer();
+    command
         .env("LOGAGG_PUBLISH_TIMEOUT_MS", "1500")
         .args(["publish", "--via", "kafka"])
         .stdin(Stdio::piped())
@@ -169,15 +172,8 @@ fn the_producer_cli_honours_the_publish_timeout() {
     let mut child = command.spawn().expect("spawn publish");
     let event = r#"{"topic":"orders","event_id":"e-1","timestamp":"2026-11-25T12:00:00Z","source":"t","payload":{}}"#;
     writeln!(child.stdin.take().expect("stdin"), "{event}").expect("write event");
-    let (done, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
     // Without the variable the CLI waits 30 s; with it, 1.5 s plus start-up.
-    let output = wait
-        .recv_timeout(Duration::from_secs(15))
-        .expect("publish gave up within 15 s")
-        .expect("wait");
+    let output = output_within(child, Duration::from_secs(15), "publish, 15 s");
     assert!(!output.status.success(), "{output:?}");
     assert!(started.elapsed() < Duration::from_secs(15));
     let text = stderr(&output);

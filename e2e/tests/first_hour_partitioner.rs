@@ -6,10 +6,10 @@
 mod first_hour;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use first_hour::{documentation, murmur2_partition, producing_commands, ProducingCommand};
+use logagg_testkit::process::run_with_stdin;
 use logagg_testkit::services::brokers;
 use logagg_testkit::tools::kcat_read_all;
 use logagg_testkit::{root, TestEnv};
@@ -51,23 +51,20 @@ fn produce(command: &ProducingCommand, topic: &str, keys: &[String]) {
         command.place,
         command.text
     );
-    let mut child = Command::new("bash")
+    let records: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            format!(
+                r#"{key}|{{"topic":"{key}","event_id":"e-{i}","timestamp":"2026-11-25T12:00:00Z","source":"docs","payload":{{}}}}"#
+            ) + "\n"
+        })
+        .collect();
+    let mut documented = Command::new("bash");
+    documented
         .args(["-c", &localized(command, topic)])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the documented command");
-    let mut stdin = child.stdin.take().expect("stdin");
-    for (i, key) in keys.iter().enumerate() {
-        let value = format!(
-            r#"{{"topic":"{key}","event_id":"e-{i}","timestamp":"2026-11-25T12:00:00Z","source":"docs","payload":{{}}}}"#
-        );
-        writeln!(stdin, "{key}|{value}").expect("feed a record");
-    }
-    drop(stdin);
-    let output = child.wait_with_output().expect("documented command");
+        .current_dir(root());
+    let output = run_with_stdin(&mut documented, records.as_bytes()).expect("documented command");
     assert!(
         output.status.success(),
         "{}: {}\n{}",

@@ -8,13 +8,19 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
 use logagg_testkit::{free_port, root, TestEnv};
 
 /// `make run` instances of one checkout exclude each other (its lock), so these tests take
 /// turns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// The test's own environment, and its turn (held until the guard drops).
+async fn turn(label: &str, partitions: i32) -> (TestEnv, MutexGuard<'static, ()>) {
+    let env = TestEnv::new(label, partitions).await;
+    (env, ONE_AT_A_TIME.lock().await)
+}
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 struct MakeRun {
@@ -60,37 +66,43 @@ impl MakeRun {
         }
     }
 
-    /// Ctrl-C as a terminal sends it: SIGINT to the whole process group. Returns how long
-    /// until make exited and every process of the group was gone.
-    fn interrupt(mut self) -> (ExitStatus, Duration, String) {
+    /// Ctrl-C as a terminal sends it: SIGINT to the whole process group. Asserts that make
+    /// said it stopped, and that it and every process of the group were gone within
+    /// STOP_WITHIN; returns make's status and output.
+    fn interrupt(mut self) -> (ExitStatus, String) {
         let group = self.child.id();
         let started = Instant::now();
         signal_group("INT", group);
         let deadline = started + STOP_WITHIN;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
+        let mut status = None;
+        self.until_or_kill(deadline, "make run still running", |run| {
+            status = run.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        self.until_or_kill(deadline, "processes of make run left", |_| {
+            !group_alive(group)
+        });
+        let (status, took, text) = (status.expect("make exited"), started.elapsed(), self.text());
+        assert!(text.contains("stopped"), "{text}");
+        assert!(took < STOP_WITHIN, "{took:?}");
+        (status, text)
+    }
+
+    /// Polls `done` until it holds; at `deadline` kills the whole process group and fails with
+    /// `what` and the output so far.
+    fn until_or_kill(
+        &mut self,
+        deadline: Instant,
+        what: &str,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) {
+        while !done(self) {
             if Instant::now() >= deadline {
-                signal_group("KILL", group);
-                panic!(
-                    "make run still running {STOP_WITHIN:?} after SIGINT:\n{}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        while group_alive(group) {
-            if Instant::now() >= deadline {
-                signal_group("KILL", group);
-                panic!(
-                    "processes of make run left {STOP_WITHIN:?} after SIGINT:\n{}",
-                    self.text()
-                );
+                signal_group("KILL", self.child.id());
+                panic!("{what} {STOP_WITHIN:?} after SIGINT:\n{}", self.text());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        (status, started.elapsed(), self.text())
     }
 }
 
@@ -165,8 +177,7 @@ fn consumer_log() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_the_demo_stops_everything_within_10_s() {
-    let env = TestEnv::new("make_run_demo", 2).await;
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let (env, _turn) = turn("make_run_demo", 2).await;
     // Big enough to be still running when the signal comes.
     let run = MakeRun::start(&env, 500_000, "demo");
     run.wait_for_output("demo load:", Duration::from_secs(120));
@@ -180,7 +191,7 @@ async fn ctrl_c_during_the_demo_stops_everything_within_10_s() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (status, took, text) = run.interrupt();
+    let (status, text) = run.interrupt();
     assert!(
         !status.success(),
         "an interrupted demo is not a success:\n{text}"
@@ -189,14 +200,11 @@ async fn ctrl_c_during_the_demo_stops_everything_within_10_s() {
         text.contains("interrupted:"),
         "the load says how far it got:\n{text}"
     );
-    assert!(text.contains("stopped"), "{text}");
-    assert!(took < STOP_WITHIN, "{took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_instance_is_refused_and_ctrl_c_while_serving_stops_everything() {
-    let env = TestEnv::new("make_run_serve", 2).await;
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let (env, _turn) = turn("make_run_serve", 2).await;
     let run = MakeRun::start(&env, 300, "serve");
     run.wait_for_output("serving on", Duration::from_secs(180));
     assert!(run.text().contains("verify      OK"), "{}", run.text());
@@ -223,15 +231,12 @@ async fn a_second_instance_is_refused_and_ctrl_c_while_serving_stops_everything(
         "the running instance's consumer log was not truncated"
     );
 
-    let (_, took, text) = run.interrupt();
-    assert!(text.contains("stopped"), "{text}");
-    assert!(took < STOP_WITHIN, "{took:?}");
+    run.interrupt();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_port_in_use_is_named_before_anything_starts() {
-    let env = TestEnv::new("make_run_port", 1).await;
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let (env, _turn) = turn("make_run_port", 1).await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let api = taken.local_addr().expect("addr").to_string();
     let (status, text) = run_within(
@@ -245,8 +250,7 @@ async fn a_port_in_use_is_named_before_anything_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_reported_with_the_services_own_error_at_once() {
-    let env = TestEnv::new("make_run_password", 1).await;
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let (env, _turn) = turn("make_run_password", 1).await;
     let wrong = env
         .database_url
         .replacen(":logagg@", ":not-the-password@", 1);

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use logagg_testkit::replica::{PrimaryWithStandby, Server};
-use logagg_testkit::{event_json, http, wait_for, TestEnv};
+use logagg_testkit::{event_json, wait_for, TestEnv};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -68,13 +68,12 @@ async fn event_reads_go_to_the_standby_and_never_to_the_primary() {
         .is_some());
     let topics = client.get_json("/topics").await;
     assert_eq!(topics[0]["topic"], "replicated", "{topics}");
-    let export = http(
-        "GET",
-        &api.url("/events?topic=replicated"),
-        &[("accept", "application/x-ndjson")],
-        None,
-    )
-    .await;
+    let export = client
+        .get_with(
+            "/events?topic=replicated",
+            &[("accept", "application/x-ndjson")],
+        )
+        .await;
     assert_eq!(export.status, 200);
     assert_eq!(export.text().lines().count(), 1, "{}", export.text());
 

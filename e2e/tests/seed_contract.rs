@@ -72,13 +72,17 @@ impl SeedClient {
         response.json().await.expect("a JSON array")
     }
 
-    async fn stats(&self) -> SeedStats {
-        let response = self
-            .http
-            .get(format!("{}/stats", self.base))
+    /// `GET path` on the API.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("stats request");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    async fn stats(&self) -> SeedStats {
+        let response = self.get("/stats").await;
         assert_eq!(response.status().as_u16(), 200);
         response.json().await.expect("flat stats")
     }
@@ -93,12 +97,7 @@ impl SeedClient {
     }
 
     async fn health(&self) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}/health", self.base))
-            .send()
-            .await
-            .expect("health request");
+        let response = self.get("/health").await;
         (
             response.status().as_u16(),
             response.json().await.expect("JSON health"),

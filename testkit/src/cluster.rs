@@ -12,7 +12,8 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::kafka::client_config;
-use crate::services::root;
+use crate::process::run_checked;
+use crate::services::{root, scratch_dir};
 
 /// Nodes of the cluster, numbered 1..=3 (their Kafka node ids).
 pub const NODES: [i32; 3] = [1, 2, 3];
@@ -26,12 +27,8 @@ pub struct KafkaCluster {
 impl KafkaCluster {
     /// Starts the three nodes (about 30 s on two cores) on ports no one listens on.
     pub fn start(label: &str) -> anyhow::Result<Self> {
-        let name = format!(
-            "{label}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
         let cluster = Self {
-            home: root().join("target").join("e2e-clusters").join(name),
+            home: scratch_dir("e2e-clusters", label),
             base_port: free_port_block()?,
         };
         cluster.script(&["up"])?;
@@ -74,20 +71,13 @@ impl KafkaCluster {
     }
 
     fn script(&self, args: &[&str]) -> anyhow::Result<()> {
-        let output = Command::new(root().join("scripts/kafka-cluster.sh"))
-            .args(args)
-            .env("LOGAGG_CLUSTER_HOME", &self.home)
-            .env("LOGAGG_CLUSTER_PORT", self.base_port.to_string())
-            .output()
-            .context("running scripts/kafka-cluster.sh")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "scripts/kafka-cluster.sh {}: {}\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
+        run_checked(
+            Command::new(root().join("scripts/kafka-cluster.sh"))
+                .args(args)
+                .env("LOGAGG_CLUSTER_HOME", &self.home)
+                .env("LOGAGG_CLUSTER_PORT", self.base_port.to_string()),
+            &format!("scripts/kafka-cluster.sh {}", args.join(" ")),
+        )
     }
 }
 

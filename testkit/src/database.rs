@@ -7,7 +7,7 @@ use logagg_core::config::DatabaseConfig;
 use logagg_core::db;
 
 use crate::sandbox::{drop_database, run_detached};
-use crate::services::{with_database, Services};
+use crate::services::{unique_name, with_database, Services};
 use crate::template::clone_template;
 
 /// A migrated database of one test.
@@ -23,11 +23,7 @@ impl TestDatabase {
     /// reachable (make up).
     pub async fn new(label: &str) -> Self {
         let services = Services::from_env();
-        let name = format!(
-            "logagg_db_{label}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        )
-        .to_lowercase();
+        let name = unique_name(&format!("logagg_db_{label}")).to_lowercase();
         clone_template(&services.admin_url, &name)
             .await
             .unwrap_or_else(|e| panic!("test database {name}: {e:#}"));

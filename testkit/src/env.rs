@@ -95,24 +95,9 @@ impl TestEnv {
 
     /// Runs `binary ARGS` to its end with this test's environment and `input` on its stdin.
     pub fn run_with_input(&self, binary: &str, args: &[&str], input: &[u8]) -> Ran {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = self
-            .command(binary)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {binary}: {e}"));
-        // Dropped after writing: the child sees the end of its input.
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(input)
-            .expect("write stdin");
-        crate::process::Ran::of(child.wait_with_output().expect("wait"))
+        let output = crate::process::run_with_stdin(self.command(binary).args(args), input)
+            .unwrap_or_else(|e| panic!("running {binary}: {e}"));
+        crate::process::Ran::of(output)
     }
 
     /// The idempotent producer, bound to this test's topic.

@@ -10,6 +10,13 @@ pub fn event_json(topic: &str, event_id: &str) -> Value {
            "source": "e2e", "payload": {"id": event_id}})
 }
 
+/// The JSON text of a valid event whose payload carries `pad` filler bytes (for body limits).
+pub fn padded_event(topic: &str, event_id: &str, pad: usize) -> String {
+    let mut event = event_json(topic, event_id);
+    event["payload"] = json!({"pad": "p".repeat(pad)});
+    event.to_string()
+}
+
 /// The same event, validated.
 pub fn event(topic: &str, event_id: &str) -> Event {
     Event::from_value(&event_json(topic, event_id)).expect("valid test event")
@@ -17,18 +24,10 @@ pub fn event(topic: &str, event_id: &str) -> Event {
 
 /// The hex SHA-256 of `token`, as a `LOGAGG_API_TOKENS_FILE` line stores it (`sha256sum`).
 pub fn sha256_hex(token: &str) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(token.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("sha256sum output");
+    let out = crate::process::run_with_stdin(
+        &mut std::process::Command::new("sha256sum"),
+        token.as_bytes(),
+    )
+    .expect("sha256sum");
     String::from_utf8(out.stdout).expect("utf-8")[..64].to_owned()
 }

@@ -169,7 +169,12 @@ impl ApiClient {
 
     /// GET `path`.
     pub async fn get(&self, path: &str) -> HttpReply {
-        http("GET", &self.url(path), &[], None).await
+        self.get_with(path, &[]).await
+    }
+
+    /// GET `path` with `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> HttpReply {
+        http("GET", &self.url(path), headers, None).await
     }
 
     /// GET `path` that must answer 200 with JSON.

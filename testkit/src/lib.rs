@@ -40,7 +40,7 @@ pub mod wait;
 
 pub use database::TestDatabase;
 pub use env::TestEnv;
-pub use fixtures::{event, event_json, sha256_hex};
+pub use fixtures::{event, event_json, padded_event, sha256_hex};
 pub use http::{http, ApiClient, HttpReply};
 pub use process::Service;
 pub use sandbox::Sandbox;

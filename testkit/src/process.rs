@@ -219,6 +219,37 @@ impl Drop for Service {
     }
 }
 
+/// Runs `command` to its end with `input` on its stdin (closed once written, so the child sees
+/// the end of its input), its stdout and stderr captured.
+pub fn run_with_stdin(
+    command: &mut Command,
+    input: &[u8],
+) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().expect("piped stdin").write_all(input)?;
+    child.wait_with_output()
+}
+
+/// Runs `command` (named `what` in errors) to its end: an error carrying its status and stderr
+/// when it fails.
+pub fn run_checked(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
 /// What a command printed and whether it succeeded.
 pub struct Ran {
     pub success: bool,

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::services::{free_port, root};
+use crate::process::run_checked;
+use crate::services::{free_port, scratch_dir};
 
 /// Where the Debian packages put PostgreSQL's server binaries.
 const PG_LIB: &str = "/usr/lib/postgresql";
@@ -28,12 +29,8 @@ impl PrimaryWithStandby {
     /// initdb, start the primary, create the database `logagg`, pg_basebackup the standby and
     /// start it (a few seconds). Blocking.
     pub fn start(label: &str) -> anyhow::Result<Self> {
-        let name = format!(
-            "{label}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
         let pair = Self {
-            dir: root().join("target").join("e2e-pg").join(name),
+            dir: scratch_dir("e2e-pg", label),
             bin: server_binaries()?,
             primary_port: free_port()?,
             standby_port: free_port()?,
@@ -147,18 +144,7 @@ impl PrimaryWithStandby {
             c.args(&command[1..]);
             c
         };
-        let output = process
-            .current_dir(&self.dir)
-            .output()
-            .with_context(|| format!("running {}", command[0]))?;
-        anyhow::ensure!(
-            output.status.success(),
-            "{}: {}\n{}",
-            command.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(())
+        run_checked(process.current_dir(&self.dir), &command.join(" "))
     }
 }
 

@@ -13,7 +13,7 @@ use logagg_core::db::{self, progress::Counts};
 
 use crate::kafka;
 use crate::process::Service;
-use crate::services::{with_database, Services};
+use crate::services::{unique_name, with_database, Services};
 use crate::template::{clone_template, connect_admin};
 
 /// One isolated database + topic + group.
@@ -42,10 +42,7 @@ impl Sandbox {
         label: &str,
         partitions: i32,
     ) -> anyhow::Result<Self> {
-        let name = format!(
-            "{label}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        let name = unique_name(label);
         let database = format!("logagg_{kind}_{name}").to_lowercase();
         clone_template(&services.admin_url, &database).await?;
         let database_url = with_database(&services.admin_url, &database)?;
@@ -134,7 +131,7 @@ impl Sandbox {
         let rows = db::progress::all(&mut conn, &self.group, &self.topic).await?;
         let mut total = Counts::default();
         for row in rows {
-            total.add(&row.counts());
+            total.add(&row.counts);
         }
         Ok(total)
     }

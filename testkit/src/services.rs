@@ -66,6 +66,19 @@ pub fn admin_database_url() -> String {
 }
 
 /// The workspace root.
+/// `prefix_` and eight random hex digits: a name no parallel test shares.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// A fresh directory path `target/<kind>/<label>_<random>` for a test's own servers.
+pub fn scratch_dir(kind: &str, label: &str) -> PathBuf {
+    root().join("target").join(kind).join(unique_name(label))
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tokio::sync::OnceCell;
 
-use crate::services::{root, with_database};
+use crate::services::{root, unique_name, with_database};
 
 /// Serializes template creation across processes (any constant distinct from the
 /// migrations' own lock).
@@ -81,7 +81,7 @@ async fn ensure_template(admin_url: &str) -> anyhow::Result<String> {
     if exists.n == 0 {
         // Migrated under a temporary name and renamed when complete: a process that dies
         // half-way leaves no half-migrated template behind.
-        let building = format!("{name}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let building = unique_name(&name);
         diesel::sql_query(format!("CREATE DATABASE {building}"))
             .execute(&mut admin)
             .await

@@ -107,8 +107,12 @@ pub fn assert_one_dead_letter(
     reason: &str,
 ) {
     assert_eq!(letters.len(), 1, "{letters:?}");
-    assert_eq!(letters[0].kafka_offset, offset, "{letters:?}");
-    assert!(letters[0].error.contains(reason), "{}", letters[0].error);
+    assert_eq!(letters[0].letter.kafka_offset, offset, "{letters:?}");
+    assert!(
+        letters[0].letter.error.contains(reason),
+        "{}",
+        letters[0].letter.error
+    );
 }
 
 #[cfg(test)]

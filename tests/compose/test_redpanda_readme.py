@@ -64,38 +64,33 @@ def test_every_recipe_has_its_tools(recipes):
     assert not dupes, f"recipe blocks given twice: {sorted(set(dupes))}"
 
 
+# The command each recipe block's tool runs.
+TOOL_COMMANDS = {"rpk": "rpk", "kcat": "kcat", "kafka-cli": "scripts/kafka-tool.sh"}
+
+
 def test_blocks_use_their_tool_and_the_local_broker(recipes):
     problems = []
     for name, tool, body in recipes:
+        if tool not in TOOL_COMMANDS:
+            problems.append(f"{name}: unknown tool {tool!r} (rpk, kcat or kafka-cli)")
+            continue
         cmds = commands(body)
-        heads = [c[0] for c in cmds if c]
-        if tool == "rpk":
-            rpk = [c for c in cmds if c and c[0] == "rpk"]
-            if not rpk:
-                problems.append(f"{name}/rpk runs no rpk command: {heads}")
-            for c in rpk:
-                if "brokers=127.0.0.1:9092" not in c:
-                    problems.append(f"{name}/rpk: `{shlex.join(c)}` should pass -X brokers=127.0.0.1:9092")
-        elif tool == "kcat":
-            kcat = [c for c in cmds if c and c[0] == "kcat"]
-            if not kcat:
-                problems.append(f"{name}/kcat runs no kcat command: {heads}")
-            for c in kcat:
+        runs = [c for c in cmds if c and c[0] == TOOL_COMMANDS[tool]]
+        if not runs:
+            problems.append(f"{name}/{tool} runs no {TOOL_COMMANDS[tool]} command: {[c[0] for c in cmds if c]}")
+        for c in runs:
+            if tool == "rpk" and "brokers=127.0.0.1:9092" not in c:
+                problems.append(f"{name}/rpk: `{shlex.join(c)}` should pass -X brokers=127.0.0.1:9092")
+            if tool == "kcat":
                 if "-b" not in c or c[c.index("-b") + 1] != "127.0.0.1:9092":
                     problems.append(f"{name}/kcat: `{shlex.join(c)}` should pass -b 127.0.0.1:9092")
                 if "-P" in c and "partitioner=murmur2_random" not in c:
                     problems.append(f"{name}/kcat produces without -X partitioner=murmur2_random (keys would land elsewhere)")
-        elif tool == "kafka-cli":
-            tools = [c for c in cmds if c and c[0] == "scripts/kafka-tool.sh"]
-            if not tools:
-                problems.append(f"{name}/kafka-cli does not run scripts/kafka-tool.sh: {heads}")
-            for c in tools:
+            if tool == "kafka-cli":
                 if len(c) < 2 or c[1] not in KAFKA_TOOL_NAMES:
                     problems.append(f"{name}/kafka-cli: unknown tool name in `{shlex.join(c)}`; one of {sorted(KAFKA_TOOL_NAMES)}")
                 if "--bootstrap-server" not in c or c[c.index("--bootstrap-server") + 1] != "127.0.0.1:9092":
                     problems.append(f"{name}/kafka-cli: `{shlex.join(c)}` should pass --bootstrap-server 127.0.0.1:9092")
-        else:
-            problems.append(f"{name}: unknown tool {tool!r} (rpk, kcat or kafka-cli)")
     assert not problems, "\n".join(problems)
 
 

@@ -4,18 +4,21 @@
 //! `deleted` counter and the audit row's count with its rows.
 
 use bytes::Bytes;
+use futures::FutureExt;
 use logagg_core::contract::{
-    AuditEntry, DeleteFilter, DeleteResponse, ErrorBody, ItemError, RetentionPolicies, SetRetention,
+    AuditEntry, DeleteFilter, DeleteResponse, ItemError, RetentionPolicies, SetRetention,
 };
-use logagg_core::db::{retention, DbError};
+use logagg_core::db::retention::{self, Doomed};
+use logagg_core::db::DbError;
 use logagg_core::event::is_valid_topic;
 use serde::de::DeserializeOwned;
 use warp::http::{HeaderMap, Method};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::body::{self, BodyError};
+use crate::body::{self, BodyError, BodyStream};
 use crate::errors::ApiError;
+use crate::handlers::responses::{query_json, AdminWriteErrors, DbUnavailable};
 use crate::state::AppState;
 
 /// Admin bodies are small; anything bigger is refused unread.
@@ -26,11 +29,10 @@ const MAX_EVENT_IDS: usize = 10_000;
 const AUDIT_ROWS: i64 = 100;
 
 /// Reads a JSON body of type `T`; the flag says whether the body was read to its end.
-async fn json_body<T, S, B>(body: S) -> (Result<T, ApiError>, bool)
+async fn json_body<T, S>(body: S) -> (Result<T, ApiError>, bool)
 where
     T: DeserializeOwned,
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
+    S: BodyStream,
 {
     let read: Result<Bytes, BodyError> =
         body::read_limited(std::pin::pin!(body), ADMIN_BODY_LIMIT).await;
@@ -75,17 +77,16 @@ fn caller(state: &AppState, method: &Method, path: &str, headers: &HeaderMap) ->
     }
 }
 
-/// Reads the JSON body as `T`, hands it to `handle` and answers what it returns (or the
-/// body's error), closing the connection when the body was left unread.
-async fn with_json_body<T, S, B, F, Fut>(body: S, handle: F) -> Response
+/// Reads the JSON body of an admin write as `T`, hands it to `handle` and answers what it
+/// returns (or the body's error), closing the connection when the body was left unread.
+pub async fn with_json_body<T, S, F, Fut>(body: S, handle: F) -> Response
 where
     T: DeserializeOwned,
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
+    S: BodyStream,
     F: FnOnce(T) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
-    let (request, complete) = json_body::<T, _, _>(body).await;
+    let (request, complete) = json_body::<T, _>(body).await;
     let result = match request {
         Ok(request) => handle(request).await,
         Err(error) => Err(error),
@@ -98,66 +99,52 @@ where
     }
 }
 
+/// The default retention, per-topic policies and the enforcer's last run (admin scope).
 #[utoipa::path(
-    get,
-    path = "/admin/retention",
-    summary = "The default retention, per-topic policies and the enforcer's last run (admin scope).",
-    responses(
-        (status = 200, description = "Policies", body = RetentionPolicies),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/admin/retention",
+    responses((status = 200, description = "Policies", body = RetentionPolicies), DbUnavailable),
 )]
 pub async fn get_retention(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.pool.get().await.map_err(DbError::from)?;
-    let policies = retention::policies(&mut conn).await?;
-    Ok(warp::reply::json(&policies).into_response())
+    query_json(&state.pool, |conn| retention::policies(conn).boxed()).await
 }
 
+/// Sets the default (no topic) or one topic's retention; age is the stored time (admin scope).
 #[utoipa::path(
-    put,
-    path = "/admin/retention",
-    summary = "Sets the default (no topic) or one topic's retention; age is the stored time (admin scope).",
+    put, path = "/admin/retention",
     request_body = SetRetention,
-    responses(
-        (status = 200, description = "The policies after the change", body = RetentionPolicies),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 422, description = "Invalid topic or period", body = ErrorBody),
-    ),
+    responses((status = 200, description = "The policies after the change", body = RetentionPolicies), AdminWriteErrors),
 )]
-pub async fn put_retention<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
-    with_json_body(body, |request: SetRetention| async move {
-        let topic = match request.topic.as_deref() {
-            None => retention::DEFAULT_TOPIC,
-            Some(topic) if is_valid_topic(topic) => topic,
-            Some(_) => {
-                return Err(invalid(
-                    "topic",
-                    "must be 1..=255 characters of letters, digits and . _ / -",
-                ))
-            }
-        };
-        if request.retention_seconds.is_some_and(|s| s <= 0) {
+pub async fn put_retention(
+    state: AppState,
+    headers: HeaderMap,
+    request: SetRetention,
+) -> Result<Response, ApiError> {
+    let topic = match request.topic.as_deref() {
+        None => retention::DEFAULT_TOPIC,
+        Some(topic) if is_valid_topic(topic) => topic,
+        Some(_) => {
             return Err(invalid(
-                "retention_seconds",
-                "must be above 0 (null keeps forever)",
-            ));
+                "topic",
+                "must be 1..=255 characters of letters, digits and . _ / -",
+            ))
         }
-        let who = caller(&state, &Method::PUT, "/admin/retention", &headers);
-        let mut conn = state.pool.get().await.map_err(DbError::from)?;
-        if request.inherit {
-            retention::clear_policy(&mut conn, topic).await?;
-        } else {
-            retention::set_policy(&mut conn, topic, request.retention_seconds, &who).await?;
-        }
-        tracing::info!(topic, seconds = ?request.retention_seconds, inherit = request.inherit, by = %who, "retention policy set");
-        let policies = retention::policies(&mut conn).await?;
-        Ok(warp::reply::json(&policies).into_response())
-    })
-    .await
+    };
+    if request.retention_seconds.is_some_and(|s| s <= 0) {
+        return Err(invalid(
+            "retention_seconds",
+            "must be above 0 (null keeps forever)",
+        ));
+    }
+    let who = caller(&state, &Method::PUT, "/admin/retention", &headers);
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    if request.inherit {
+        retention::clear_policy(&mut conn, topic).await?;
+    } else {
+        retention::set_policy(&mut conn, topic, request.retention_seconds, &who).await?;
+    }
+    tracing::info!(topic, seconds = ?request.retention_seconds, inherit = request.inherit, by = %who, "retention policy set");
+    let policies = retention::policies(&mut conn).await?;
+    Ok(warp::reply::json(&policies).into_response())
 }
 
 fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
@@ -183,66 +170,51 @@ fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Deletes the stored events matching every field of the filter, writes an audit row, counts them `deleted` (admin scope).
 #[utoipa::path(
-    post,
-    path = "/admin/delete",
-    summary = "Deletes the stored events matching every field of the filter, writes an audit row, counts them `deleted` (admin scope).",
+    post, path = "/admin/delete",
     request_body = DeleteFilter,
-    responses(
-        (status = 200, description = "Deleted", body = DeleteResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 422, description = "Empty or invalid filter", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    responses((status = 200, description = "Deleted (an empty or invalid filter is a 422)", body = DeleteResponse), AdminWriteErrors),
 )]
-pub async fn delete<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
-where
-    S: futures::Stream<Item = Result<B, warp::Error>>,
-    B: bytes::Buf,
-{
-    with_json_body(body, |filter: DeleteFilter| async move {
-        check_filter(&filter)?;
-        let who = caller(&state, &Method::POST, "/admin/delete", &headers);
-        let mut conn = state.pool.get().await.map_err(DbError::from)?;
-        let audit_id = retention::open_audit(&mut conn, &who, &filter).await?;
-        let (group, topic) = (&state.kafka.group, &state.kafka.topic);
-        let mut deleted = 0;
-        loop {
-            let step = retention::delete_step(
-                &mut conn,
-                group,
-                topic,
-                &filter,
-                audit_id,
-                state.config.retention_step_rows,
-            )
-            .await?;
-            deleted += step;
-            // A step may come back short when a concurrent remover took rows; only an empty
-            // step proves nothing matching is left.
-            if step == 0 {
-                break;
-            }
+pub async fn delete(
+    state: AppState,
+    headers: HeaderMap,
+    filter: DeleteFilter,
+) -> Result<Response, ApiError> {
+    check_filter(&filter)?;
+    let who = caller(&state, &Method::POST, "/admin/delete", &headers);
+    let mut conn = state.pool.get().await.map_err(DbError::from)?;
+    let audit_id = retention::open_audit(&mut conn, &who, &filter).await?;
+    let (group, topic) = (&state.kafka.group, &state.kafka.topic);
+    let mut deleted = 0;
+    loop {
+        let doomed = Doomed::Deleted {
+            filter: &filter,
+            audit_id,
+        };
+        let limit = state.config.retention_step_rows;
+        let step = retention::remove_step(&mut conn, group, topic, doomed, limit).await?;
+        deleted += step;
+        // A step may come back short when a concurrent remover took rows; only an empty
+        // step proves nothing matching is left.
+        if step == 0 {
+            break;
         }
-        tracing::info!(audit_id, deleted, by = %who, "admin delete");
-        Ok(warp::reply::json(&DeleteResponse { audit_id, deleted }).into_response())
-    })
-    .await
+    }
+    tracing::info!(audit_id, deleted, by = %who, "admin delete");
+    Ok(warp::reply::json(&DeleteResponse { audit_id, deleted }).into_response())
 }
 
+/// The audit of admin deletes, newest first (admin scope).
 #[utoipa::path(
-    get,
-    path = "/admin/deletes",
-    summary = "The audit of admin deletes, newest first (admin scope).",
-    responses(
-        (status = 200, description = "Audit rows", body = [AuditEntry]),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/admin/deletes",
+    responses((status = 200, description = "Audit rows", body = [AuditEntry]), DbUnavailable),
 )]
 pub async fn deletes(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.pool.get().await.map_err(DbError::from)?;
-    let rows = retention::audit(&mut conn, AUDIT_ROWS).await?;
-    Ok(warp::reply::json(&rows).into_response())
+    query_json(&state.pool, |conn| {
+        retention::audit(conn, AUDIT_ROWS).boxed()
+    })
+    .await
 }
 
 #[cfg(test)]

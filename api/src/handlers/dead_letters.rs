@@ -2,9 +2,8 @@
 //! base64 otherwise) and `POST /dead-letters/{id}/retry` (re-publishes the raw record to the
 //! Kafka topic and marks the dead letter retried).
 
-use std::collections::HashMap;
-
 use base64::Engine;
+use futures::FutureExt;
 use logagg_core::contract::{DeadLetterView, ErrorBody, RawEncoding, RetryResponse};
 use logagg_core::db::counters::{self, TopicSummary};
 use logagg_core::db::dead_letters::{self, DeadLetterQuery, StoredDeadLetter};
@@ -14,27 +13,25 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::events::parse_query_string;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::events::QueryParams;
+use crate::handlers::responses::{query_json, DbUnavailable, ReadErrors};
 use crate::handlers::search;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
+/// Every topic with its stored count, event-time bounds, last store time and counters.
 #[utoipa::path(
-    get,
-    path = "/topics",
-    summary = "Every topic with its stored count, event-time bounds, last store time and counters.",
-    responses(
-        (status = 200, description = "Every topic", body = Vec<TopicSummary>),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/topics",
+    responses((status = 200, description = "Every topic", body = Vec<TopicSummary>), DbUnavailable),
 )]
 pub async fn topics(state: AppState) -> Result<Response, ApiError> {
-    let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
-    let topics = counters::summaries(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
-    Ok(warp::reply::json(&topics).into_response())
+    let kafka = state.kafka.clone();
+    query_json(&state.read_pool, move |conn| {
+        async move { counters::summaries(conn, &kafka.group, &kafka.topic).await }.boxed()
+    })
+    .await
 }
 
 /// Raw bytes as text when they are UTF-8, else base64, with the encoding used.
@@ -53,24 +50,24 @@ fn raw(bytes: &Option<Vec<u8>>) -> (Option<String>, Option<RawEncoding>) {
 
 fn render(letter: &StoredDeadLetter) -> DeadLetterView {
     let time = logagg_core::event::format_timestamp;
-    let (key, key_encoding) = raw(&letter.record_key);
-    let (value, value_encoding) = raw(&letter.record_value);
+    let (key, key_encoding) = raw(&letter.letter.record_key);
+    let (value, value_encoding) = raw(&letter.letter.record_value);
     DeadLetterView {
         created_at: time(&letter.created_at),
-        error: letter.error.clone(),
+        error: letter.letter.error.clone(),
         id: letter.id,
-        kafka_topic: letter.kafka_topic.clone(),
+        kafka_topic: letter.letter.kafka_topic.clone(),
         key,
         key_encoding,
-        offset: letter.kafka_offset,
-        partition: letter.kafka_partition,
+        offset: letter.letter.kafka_offset,
+        partition: letter.letter.kafka_partition,
         retried_at: letter.retried_at.as_ref().map(time),
         value,
         value_encoding,
     }
 }
 
-fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> {
+fn parse(params: &QueryParams) -> Result<DeadLetterQuery, ApiError> {
     const KNOWN: [&str; 7] = [
         "partition",
         "error",
@@ -139,10 +136,9 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
     })
 }
 
+/// Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).
 #[utoipa::path(
-    get,
-    path = "/dead-letters",
-    summary = "Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).",
+    get, path = "/dead-letters",
     params(
         ("partition" = Option<i32>, Query, description = "Kafka partition"),
         ("error" = Option<String>, Query, description = "Case-insensitive substring of the error"),
@@ -157,9 +153,8 @@ fn parse(params: &HashMap<String, String>) -> Result<DeadLetterQuery, ApiError> 
         ReadErrors,
     ),
 )]
-pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError> {
-    let params = parse_query_string(raw_query)?;
-    let query = parse(&params)?;
+pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
+    let query = parse(params)?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let mut rows = dead_letters::page(
         &mut conn,
@@ -198,12 +193,12 @@ pub async fn list(state: AppState, raw_query: &str) -> Result<Response, ApiError
     Ok(response)
 }
 
+/// Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).
+///
 /// `POST /dead-letters/{id}/retry`: the record goes back to the Kafka topic exactly as it was
 /// read (the consumer then judges it again, e.g. after a fix); the dead letter is marked.
 #[utoipa::path(
-    post,
-    path = "/dead-letters/{id}/retry",
-    summary = "Re-publishes the dead letter's raw key and value to the Kafka topic and marks it retried (admin scope).",
+    post, path = "/dead-letters/{id}/retry",
     params(("id" = i64, Path, description = "The dead letter's id")),
     responses(
         (status = 200, description = "Re-published", body = RetryResponse),
@@ -221,7 +216,10 @@ pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
     drop(conn);
     let ack = state
         .producer
-        .republish_raw(letter.record_key.as_deref(), letter.record_value.as_deref())
+        .republish_raw(
+            letter.letter.record_key.as_deref(),
+            letter.letter.record_value.as_deref(),
+        )
         .await
         .map_err(|e| ApiError::Unavailable(format!("broker did not take the record: {e}")))?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
@@ -264,7 +262,7 @@ mod tests {
             ("from", "x"),
             ("before", "x"),
         ] {
-            let params: HashMap<String, String> = [(name.to_string(), value.to_string())].into();
+            let params: QueryParams = [(name.to_string(), value.to_string())].into();
             let error = parse(&params).unwrap_err().to_string();
             assert!(error.starts_with(name), "{name}={value}: {error}");
         }

@@ -12,7 +12,7 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::export;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
 
@@ -21,9 +21,12 @@ pub const MAX_LIMIT: i64 = 1000;
 /// How long an oldest-first read waits for transactions in flight at its start to end.
 const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A query string's decoded parameters, by name.
+pub type QueryParams = HashMap<String, String>;
+
 /// Splits a raw query string into decoded parameters (`+` is a space). A parameter given twice
 /// is refused: which one the caller meant is a guess.
-pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+pub fn parse_query_string(raw: &str) -> Result<QueryParams, ApiError> {
     let mut params = HashMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -45,7 +48,7 @@ pub fn parse_query_string(raw: &str) -> Result<HashMap<String, String>, ApiError
 /// The paging parameters of `GET /events`, besides the filters.
 const PAGING_PARAMS: [&str; 4] = ["limit", "before", "after", "order"];
 
-fn int(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+fn int(params: &QueryParams, name: &str) -> Result<Option<i64>, ApiError> {
     params
         .get(name)
         .map(|v| {
@@ -109,16 +112,13 @@ pub async fn resolve(
     Ok(query)
 }
 
+/// Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.
 #[utoipa::path(
-    get,
-    path = "/events",
-    summary = "Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.",
+    get, path = "/events",
     params(
         search::FilterParams,
+        PageParams,
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Events per page (default 100)"),
-        ("before" = Option<i64>, Query, description = "Only events with an id below this one (the last id of a newest-first page)"),
-        ("after" = Option<String>, Query, description = "Oldest first (order=asc): events stored after this one in commit order; an event id or the cursor <tx>.<id> of Link / the stream's event ids. Newest first: only ids above it"),
-        ("order" = Option<String>, Query, description = "asc (commit order) or desc (newest first)"),
     ),
     responses(
         (status = 200, description = "Events", body = Vec<EventView>),
@@ -127,14 +127,13 @@ pub async fn resolve(
 )]
 pub async fn list(
     state: AppState,
-    raw_query: &str,
+    params: &QueryParams,
     accept: Option<String>,
 ) -> Result<Response, ApiError> {
-    let params = parse_query_string(raw_query)?;
     if accept.is_some_and(|a| a.contains(export::NDJSON)) {
-        return export::export(state, &params).await;
+        return export::export(state, params).await;
     }
-    let query = parse_query(&params)?;
+    let query = parse_query(params)?;
     if !search::satisfiable(&query.filter) {
         return Ok(warp::reply::json(&Vec::<()>::new()).into_response());
     }
@@ -204,12 +203,12 @@ fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
+/// One stored event.
+///
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
 #[utoipa::path(
-    get,
-    path = "/events/{topic}/{event_id}",
-    summary = "One stored event.",
+    get, path = "/events/{topic}/{event_id}",
     params(
         ("topic" = String, Path, description = "The event's topic (may contain /)"),
         ("event_id" = String, Path, description = "The event id (percent-encode a / inside it)"),

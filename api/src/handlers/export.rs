@@ -3,8 +3,6 @@
 //! constant memory from one consistent snapshot (a REPEATABLE READ READ ONLY transaction read
 //! in keyset batches).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
@@ -15,7 +13,8 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::responses::ReadErrors;
+use crate::handlers::events::QueryParams;
+use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::{events, search};
 use crate::state::AppState;
 
@@ -27,25 +26,16 @@ const EXPORT_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Batches serialized ahead of a slow client.
 const BATCHES_AHEAD: usize = 2;
 
+/// Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).
 #[utoipa::path(
-    get,
-    path = "/events/export",
-    summary = "Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).",
-    params(
-        search::FilterParams,
-        ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
-        ("before" = Option<i64>, Query, description = "Only ids below this one"),
-        ("order" = Option<String>, Query, description = "desc (default) or asc (commit order)"),
-    ),
+    get, path = "/events/export",
+    params(search::FilterParams, PageParams),
     responses(
         (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
         ReadErrors,
     ),
 )]
-pub async fn export(
-    state: AppState,
-    params: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
+pub async fn export(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
     if params.contains_key("limit") {
         return Err(ApiError::BadRequest(
             "limit: an export has no row limit; narrow it with the filters or before/after".into(),

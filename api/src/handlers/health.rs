@@ -28,10 +28,9 @@ use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Readiness: broker and database.
 #[utoipa::path(
-    get,
-    path = "/health",
-    summary = "Readiness: broker and database.",
+    get, path = "/health",
     responses(
         (status = 200, description = "Healthy", body = HealthResponse),
         (status = 503, description = "A dependency is down", body = HealthResponse),
@@ -91,20 +90,18 @@ async fn read_replica(state: &AppState) -> ReplicaHealth {
     }
 }
 
+/// Liveness.
 #[utoipa::path(
-    get,
-    path = "/healthz",
-    summary = "Liveness.",
+    get, path = "/healthz",
     responses((status = 200, description = "Alive", body = AliveResponse)),
 )]
 pub fn healthz() -> Response {
     warp::reply::json(&AliveResponse::default()).into_response()
 }
 
+/// Prometheus metrics.
 #[utoipa::path(
-    get,
-    path = "/metrics",
-    summary = "Prometheus metrics.",
+    get, path = "/metrics",
     responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
 )]
 /// The API's own metrics plus the pending dead letters, the offsets lost per partition and the

@@ -5,8 +5,7 @@
 //! Once the route matched (path and method) this handler answers every request itself: a
 //! rejection here would fall through to the 404/405 fallback of the router.
 
-use bytes::{Buf, Bytes};
-use futures::Stream;
+use bytes::Bytes;
 use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, PublishedOffset};
 use logagg_core::Event;
 use logagg_producer::PublishError;
@@ -15,7 +14,7 @@ use warp::http::{header, HeaderMap};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::body::{self, BodyError};
+use crate::body::{self, BodyError, BodyStream};
 use crate::errors::{ApiError, ItemError};
 use crate::state::AppState;
 
@@ -23,12 +22,12 @@ use crate::state::AppState;
 /// record overhead. Bigger events are refused up front (422) instead of failing at the broker.
 pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 
-/// The handler: body size, content type, JSON, events; then the broker. The body is
+/// Publish one event, an array of events, or {"events": [...]}; answered once the broker acked every event.
+///
+/// Checked in order: body size, content type, JSON, every event; then the broker. The body is
 /// read first (up to the limit) whatever the answer, so the connection stays usable.
 #[utoipa::path(
-    post,
-    path = "/publish",
-    summary = "Publish one event, an array of events, or {\"events\": [...]}; answered once the broker acked every event.",
+    post, path = "/publish",
     request_body = PublishRequest,
     responses(
         (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
@@ -40,11 +39,11 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
         (status = 503, description = "Broker unavailable or slow, or the API at its in-flight publish cap (LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES); nothing published; retry after Retry-After", body = ErrorBody),
     ),
 )]
-pub async fn publish<S, B>(state: AppState, headers: HeaderMap, body: S) -> Response
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
-{
+pub async fn publish(
+    state: AppState,
+    headers: HeaderMap,
+    body: impl BodyStream + Send,
+) -> Response {
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -83,14 +82,9 @@ where
 
 /// The answer when the publish budget is spent: 503 with `Retry-After`, the body discarded
 /// unbuffered (or left unread, with `Connection: close`, when it is over twice the limit).
-async fn shed<S, B>(
-    state: &AppState,
-    declared: Option<u64>,
-    stream: std::pin::Pin<&mut S>,
-) -> Response
+async fn shed<S>(state: &AppState, declared: Option<u64>, stream: std::pin::Pin<&mut S>) -> Response
 where
-    S: Stream<Item = Result<B, warp::Error>> + ?Sized,
-    B: Buf,
+    S: BodyStream + ?Sized,
 {
     let limit = state.config.max_body_bytes.saturating_mul(2);
     let drained = match declared {

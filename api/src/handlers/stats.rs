@@ -4,25 +4,22 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use logagg_core::contract::{ErrorBody, StatsResponse};
+use logagg_core::contract::StatsResponse;
 use logagg_core::db::progress::Counts;
 use logagg_core::db::{counters, dead_letters, events, progress, retention, DbError};
 use warp::reply::Response;
 use warp::Reply;
 
 use crate::errors::ApiError;
+use crate::handlers::responses::DbUnavailable;
 use crate::state::AppState;
 
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Exact counters from PostgreSQL, topics, consumer lag.
 #[utoipa::path(
-    get,
-    path = "/stats",
-    summary = "Exact counters from PostgreSQL, topics, consumer lag.",
-    responses(
-        (status = 200, description = "Counters", body = StatsResponse),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
+    get, path = "/stats",
+    responses((status = 200, description = "Counters", body = StatsResponse), DbUnavailable),
 )]
 pub async fn stats(state: AppState) -> Result<Response, ApiError> {
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
@@ -71,7 +68,7 @@ pub async fn stats(state: AppState) -> Result<Response, ApiError> {
         lost: total.lost,
         lost_per_partition: rows
             .iter()
-            .map(|r| (r.kafka_partition.to_string(), r.lost))
+            .map(|r| (r.kafka_partition.to_string(), r.counts.lost))
             .collect(),
         topics: topics.iter().map(|(name, _)| name.clone()).collect(),
         per_topic: topics.into_iter().collect(),

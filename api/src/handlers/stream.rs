@@ -17,7 +17,7 @@ use warp::sse::Event;
 use warp::Reply;
 
 use crate::errors::ApiError;
-use crate::handlers::events::parse_query_string;
+use crate::handlers::events::QueryParams;
 use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
 use crate::state::AppState;
@@ -28,10 +28,9 @@ const CATCH_UP_ROWS: i64 = 1_000;
 /// Events queued towards one client before the stream waits for it.
 const CLIENT_QUEUE: usize = 256;
 
+/// Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.
 #[utoipa::path(
-    get,
-    path = "/events/stream",
-    summary = "Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.",
+    get, path = "/events/stream",
     params(
         search::FilterParams,
         ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
@@ -44,13 +43,12 @@ const CLIENT_QUEUE: usize = 256;
 )]
 pub async fn stream(
     state: AppState,
-    raw_query: &str,
+    params: &QueryParams,
     last_event_id: Option<String>,
 ) -> Result<Response, ApiError> {
-    let params = parse_query_string(raw_query)?;
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(&["after"]).copied().collect();
-    search::only_known(&params, &known)?;
-    let filter = search::parse_filter(&params)?;
+    search::only_known(params, &known)?;
+    let filter = search::parse_filter(params)?;
     let after = match (last_event_id, params.get("after")) {
         (Some(id), _) => Some(search::parse_after("Last-Event-ID", id.trim())?),
         (None, Some(after)) => Some(search::parse_after("after", after)?),

@@ -103,6 +103,11 @@ pub(super) fn row(
     }
 }
 
+/// A row with a figure only: no baseline, ratio or target.
+pub(super) fn figure(id: &str, what: impl Into<String>, value: impl Into<String>) -> Row {
+    row(id, what, value, NONE, NONE, NONE)
+}
+
 /// 1234567.8 -> "1,234,568".
 pub fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));

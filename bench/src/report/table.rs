@@ -1,7 +1,7 @@
 //! The table's rows: each figure beside its same-run baseline and ratio, with the issue's
 //! targets printed, never asserted.
 
-use super::{mb, pct, row, thousands, verdict, Results, Row, NONE};
+use super::{figure, mb, pct, row, thousands, verdict, Results, Row, NONE};
 use crate::http::Publish;
 use crate::ingest::Ingest;
 use crate::kafka_ceiling::Throughput;
@@ -14,38 +14,31 @@ impl Results {
         let pg_rate = self.pg.as_ref().map(PgCeiling::rate);
         let produce = Self::best(&self.produce).map(Throughput::rate);
         let or_err = |v: Option<String>| v.unwrap_or_else(|| "ERROR".into());
-        rows.push(row(
+        rows.push(figure(
             "1",
             format!("PostgreSQL ceiling: INSERT … SELECT … ON CONFLICT DO NOTHING from a staging table, {} rows, {:.0}% duplicates", thousands(s.events as f64), s.duplicate_ratio * 100.0),
             or_err(pg_rate.map(|r| format!("{} rows/s", thousands(r)))),
-            NONE, NONE, NONE,
         ));
         if let Some(pg) = &self.pg {
             if let Some(d) = &pg.client {
                 rows.push(row("1b", format!("  diagnostic: the consumer's insert_new alone (INSERT … SELECT FROM unnest(arrays) … RETURNING), {}-send transactions", thousands(d.batch as f64)), format!("{} rows/s", thousands(d.rate())), "(1)", pct(d.rate(), pg.rate()), NONE));
             }
         }
-        rows.push(row(
+        rows.push(figure(
             "2a",
             format!(
                 "Kafka ceiling: raw rdkafka produce (idempotent, acks=all, lz4), best of {}",
                 self.produce.len()
             ),
             or_err(produce.map(|r| format!("{} rec/s", thousands(r)))),
-            NONE,
-            NONE,
-            NONE,
         ));
-        rows.push(row(
+        rows.push(figure(
             "2b",
             format!(
                 "Kafka ceiling: raw rdkafka consume, best of {}",
                 self.consume.len()
             ),
             or_err(Self::best(&self.consume).map(|t| format!("{} rec/s", thousands(t.rate())))),
-            NONE,
-            NONE,
-            NONE,
         ));
         let one = self.ingest_with(1);
         let one_rate = one.map(Ingest::rate);
@@ -93,13 +86,10 @@ impl Results {
                 format!("≥ 5,000 req/s: {}", verdict(r >= 5000.0))
             }),
         ));
-        rows.push(row(
+        rows.push(figure(
             "4c",
             "  single-event ack latency p50 / p99",
             or_err(single.map(|p| p.latencies.p50_p99(1))),
-            NONE,
-            NONE,
-            NONE,
         ));
         let fresh = self.fresh.as_ref();
         rows.push(row(
@@ -136,13 +126,10 @@ impl Results {
             NONE,
             consumer_rss.map_or("≤ 150 MB".into(), target_rss),
         ));
-        rows.push(row(
+        rows.push(figure(
             "7a",
             "Ingest with 1 consumer process (= 3)",
             or_err(one_rate.map(|r| format!("{} ev/s", thousands(r)))),
-            NONE,
-            NONE,
-            NONE,
         ));
         let two = self.ingest_with(2);
         let two_rate = two.map(Ingest::rate);

@@ -38,6 +38,25 @@ pub struct TopicDelta {
 }
 
 impl TopicDelta {
+    /// No increment yet for `topic` in `kafka_partition` of the group's Kafka topic.
+    pub fn new(group: &str, kafka_topic: &str, kafka_partition: i32, topic: &str) -> Self {
+        Self {
+            consumer_group: group.to_owned(),
+            kafka_topic: kafka_topic.to_owned(),
+            kafka_partition,
+            topic: topic.to_owned(),
+            received: 0,
+            unique_processed: 0,
+            duplicate_dropped: 0,
+            replayed: 0,
+            expired: 0,
+            deleted: 0,
+            first_event_at: None,
+            last_event_at: None,
+            last_stored_at: None,
+        }
+    }
+
     /// Widens the event-time bounds with a row stored at `stored_at`.
     pub fn stored(&mut self, event_time: DateTime<Utc>, stored_at: DateTime<Utc>) {
         self.first_event_at = Some(
@@ -238,28 +257,13 @@ pub async fn add_removed(
     sorted.sort();
     let deltas: Vec<TopicDelta> = sorted
         .into_iter()
-        .map(|r| TopicDelta {
-            consumer_group: group.to_owned(),
-            kafka_topic: kafka_topic.to_owned(),
-            kafka_partition: r.kafka_partition,
-            topic: r.topic,
-            received: 0,
-            unique_processed: 0,
-            duplicate_dropped: 0,
-            replayed: 0,
-            expired: if removal == Removal::Expired {
-                r.removed
-            } else {
-                0
-            },
-            deleted: if removal == Removal::Deleted {
-                r.removed
-            } else {
-                0
-            },
-            first_event_at: None,
-            last_event_at: None,
-            last_stored_at: None,
+        .map(|r| {
+            let mut delta = TopicDelta::new(group, kafka_topic, r.kafka_partition, &r.topic);
+            match removal {
+                Removal::Expired => delta.expired = r.removed,
+                Removal::Deleted => delta.deleted = r.removed,
+            }
+            delta
         })
         .collect();
     add(conn, &deltas).await

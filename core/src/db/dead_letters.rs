@@ -7,10 +7,11 @@ use serde::Serialize;
 use super::schema::dead_letters;
 use super::DbError;
 
-/// A record to park, with where it was read and why it was refused.
-#[derive(Debug, Clone, Insertable)]
+/// A record parked (or to park): the group that read it, where it was read, its raw key and
+/// value, and why it was refused.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = dead_letters)]
-pub struct NewDeadLetter {
+pub struct DeadLetter {
     pub consumer_group: String,
     pub kafka_topic: String,
     pub kafka_partition: i32,
@@ -21,10 +22,7 @@ pub struct NewDeadLetter {
 }
 
 /// Stores dead letters; a replayed record already parked is not stored twice.
-pub async fn insert(
-    conn: &mut AsyncPgConnection,
-    rows: &[NewDeadLetter],
-) -> Result<usize, DbError> {
+pub async fn insert(conn: &mut AsyncPgConnection, rows: &[DeadLetter]) -> Result<usize, DbError> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -70,12 +68,8 @@ pub struct DeadLetterQuery {
 #[diesel(table_name = dead_letters)]
 pub struct StoredDeadLetter {
     pub id: i64,
-    pub kafka_topic: String,
-    pub kafka_partition: i32,
-    pub kafka_offset: i64,
-    pub record_key: Option<Vec<u8>>,
-    pub record_value: Option<Vec<u8>>,
-    pub error: String,
+    #[diesel(embed)]
+    pub letter: DeadLetter,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub retried_at: Option<chrono::DateTime<chrono::Utc>>,
 }

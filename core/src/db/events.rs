@@ -1,7 +1,9 @@
 //! Queries on the `events` table: the deduplicating bulk insert and the API's reads.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, Int4, Int8, Jsonb, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -93,31 +95,36 @@ pub async fn insert_new(
 ) -> Result<Vec<(String, String)>, DbError> {
     let mut inserted = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
-        let keys: Vec<InsertedKey> = diesel::sql_query(
+        let keys: Vec<InsertedKey> = bind_event_arrays(
             "INSERT INTO events \
                (topic, event_id, source, event_timestamp, payload, kafka_partition, kafka_offset) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], \
                                   $5::jsonb[], $6::int4[], $7::int8[]) \
              ON CONFLICT (topic, event_id) DO NOTHING \
              RETURNING topic, event_id",
+            chunk,
         )
-        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.topic.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(
-            chunk
-                .iter()
-                .map(|r| r.event_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(chunk.iter().map(|r| r.source.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(chunk.iter().map(|r| r.event_timestamp).collect::<Vec<_>>())
-        .bind::<Array<Jsonb>, _>(chunk.iter().map(|r| &r.payload).collect::<Vec<_>>())
-        .bind::<Array<Int4>, _>(chunk.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
-        .bind::<Array<Int8>, _>(chunk.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
         .load(conn)
         .await?;
         inserted.extend(keys.into_iter().map(|k| (k.topic, k.event_id)));
     }
     Ok(inserted)
+}
+
+/// `sql` with the columns of `rows` bound as arrays `$1..$7`, in the order topic, event_id,
+/// source, event_timestamp, payload, kafka_partition, kafka_offset (for `unnest`); the query
+/// stays open for more binds.
+pub fn bind_event_arrays<'a>(sql: &str, rows: &'a [NewEvent]) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    let column = |value: fn(&NewEvent) -> &str| rows.iter().map(value).collect::<Vec<_>>();
+    diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Array<Text>, _>(column(|r| &r.topic))
+        .bind::<Array<Text>, _>(column(|r| &r.event_id))
+        .bind::<Array<Text>, _>(column(|r| &r.source))
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|r| r.event_timestamp).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(rows.iter().map(|r| &r.payload).collect::<Vec<_>>())
+        .bind::<Array<Int4>, _>(rows.iter().map(|r| r.kafka_partition).collect::<Vec<_>>())
+        .bind::<Array<Int8>, _>(rows.iter().map(|r| r.kafka_offset).collect::<Vec<_>>())
 }
 
 /// Which way `GET /events` walks: newest first by id, or oldest first in commit order.

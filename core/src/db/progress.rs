@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::schema::partition_progress as pp;
 use super::DbError;
 
-/// Counter increments of one partition in one batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// A partition's counters: the increments of one batch, or a progress row's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Queryable, Selectable)]
+#[diesel(table_name = pp)]
 pub struct Counts {
     pub received: i64,
     pub unique_processed: i64,
@@ -27,7 +28,7 @@ impl Counts {
     pub fn total(rows: &[Progress]) -> Counts {
         let mut total = Counts::default();
         for row in rows {
-            total.add(&row.counts());
+            total.add(&row.counts);
         }
         total
     }
@@ -48,25 +49,9 @@ impl Counts {
 pub struct Progress {
     pub kafka_partition: i32,
     pub next_offset: i64,
-    pub received: i64,
-    pub unique_processed: i64,
-    pub duplicate_dropped: i64,
-    pub invalid: i64,
-    pub replayed: i64,
-    pub lost: i64,
-}
-
-impl Progress {
-    pub fn counts(&self) -> Counts {
-        Counts {
-            received: self.received,
-            unique_processed: self.unique_processed,
-            duplicate_dropped: self.duplicate_dropped,
-            invalid: self.invalid,
-            replayed: self.replayed,
-            lost: self.lost,
-        }
-    }
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub counts: Counts,
 }
 
 /// Creates missing rows and locks the rows of `partitions` (in ascending order, so two

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Int8, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -119,36 +121,83 @@ pub async fn effective(conn: &mut AsyncPgConnection) -> Result<Vec<(String, i64)
     Ok(rows.into_iter().map(|r| (r.topic, r.seconds)).collect())
 }
 
-/// Removes at most `limit` rows of `topic` stored more than `seconds` ago, oldest first, and
-/// counts them as `expired` for `group`, in one transaction. Rows another remover holds are
-/// skipped (`SKIP LOCKED`), never waited for. Returns the rows removed.
-pub async fn expire_step(
+/// Which rows a removal step takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Doomed<'a> {
+    /// Retention: rows of `topic` stored more than `seconds` ago, oldest first; rows another
+    /// remover holds are skipped (`SKIP LOCKED`), never waited for. Counted as `expired`.
+    Expired { topic: &'a str, seconds: i64 },
+    /// An admin delete: rows matching every field of `filter`. Counted as `deleted` and added
+    /// to audit row `audit_id`.
+    Deleted {
+        filter: &'a DeleteFilter,
+        audit_id: i64,
+    },
+}
+
+/// Removes at most `limit` of the `doomed` rows and, in the same transaction, moves what the
+/// removal moves: the `expired` or `deleted` counters of `group` on `kafka_topic` and, for an
+/// admin delete, its audit row's count. Returns the rows removed.
+pub async fn remove_step(
     conn: &mut AsyncPgConnection,
     group: &str,
     kafka_topic: &str,
-    topic: &str,
-    seconds: i64,
+    doomed: Doomed<'_>,
     limit: i64,
 ) -> Result<i64, DbError> {
-    conn.transaction::<_, DbError, _>(async |conn| {
-        let removed: Vec<Removed> = diesel::sql_query(
-            "WITH doomed AS (SELECT id FROM events \
-                              WHERE topic = $1 AND processed_at < now() - $2 * interval '1 second' \
-                              ORDER BY processed_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-                  gone AS (DELETE FROM events WHERE id IN (SELECT id FROM doomed) \
-                           RETURNING kafka_partition, topic) \
-             SELECT kafka_partition, topic, count(*)::int8 AS removed FROM gone \
-             GROUP BY kafka_partition, topic",
+    let statement = match doomed {
+        Doomed::Expired { topic, seconds } => removing(
+            "WHERE topic = $1 AND processed_at < now() - $2 * interval '1 second' \
+             ORDER BY processed_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         )
         .bind::<Text, _>(topic)
-        .bind::<Int8, _>(seconds)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await?;
-        counters::add_removed(conn, group, kafka_topic, Removal::Expired, &removed).await?;
-        Ok(removed.iter().map(|r| r.removed).sum())
+        .bind::<Int8, _>(seconds),
+        Doomed::Deleted { filter, .. } => removing(
+            "WHERE ($1::text IS NULL OR topic = $1) \
+               AND ($2::text IS NULL OR source = $2) \
+               AND ($3::timestamptz IS NULL OR event_timestamp >= $3) \
+               AND ($4::timestamptz IS NULL OR event_timestamp < $4) \
+               AND ($5::text[] IS NULL OR event_id = ANY($5)) \
+             LIMIT $6 FOR UPDATE",
+        )
+        .bind::<Nullable<Text>, _>(filter.topic.as_deref())
+        .bind::<Nullable<Text>, _>(filter.source.as_deref())
+        .bind::<Nullable<Timestamptz>, _>(filter.from)
+        .bind::<Nullable<Timestamptz>, _>(filter.to)
+        .bind::<Nullable<Array<Text>>, _>(filter.event_ids.as_deref()),
+    }
+    .bind::<BigInt, _>(limit);
+    conn.transaction::<_, DbError, _>(async |conn| {
+        let removed: Vec<Removed> = statement.load(conn).await?;
+        let count: i64 = removed.iter().map(|r| r.removed).sum();
+        let removal = match doomed {
+            Doomed::Expired { .. } => Removal::Expired,
+            Doomed::Deleted { audit_id, .. } => {
+                diesel::update(admin_deletes::table.find(audit_id))
+                    .set(admin_deletes::deleted.eq(admin_deletes::deleted + count))
+                    .execute(conn)
+                    .await?;
+                Removal::Deleted
+            }
+        };
+        counters::add_removed(conn, group, kafka_topic, removal, &removed).await?;
+        Ok(count)
     })
     .await
+}
+
+/// The statement of a removal step: deletes the rows of `events` that `rows` (`WHERE ...
+/// LIMIT ... FOR UPDATE`, its parameters bound by the caller) selects, and returns them per
+/// Kafka partition and event topic.
+fn removing(rows: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(format!(
+        "WITH doomed AS (SELECT id FROM events {rows}), \
+              gone AS (DELETE FROM events WHERE id IN (SELECT id FROM doomed) \
+                       RETURNING kafka_partition, topic) \
+         SELECT kafka_partition, topic, count(*)::int8 AS removed FROM gone \
+         GROUP BY kafka_partition, topic"
+    ))
+    .into_boxed()
 }
 
 /// How far `topic`'s oldest row is past its retention, in milliseconds (0 when none is due).
@@ -268,49 +317,6 @@ pub async fn open_audit(
         .returning(admin_deletes::id)
         .get_result(conn)
         .await?)
-}
-
-/// Deletes at most `limit` rows matching `filter`, counts them as `deleted` for `group` and
-/// adds them to audit row `audit_id`, in one transaction. Returns the rows deleted.
-pub async fn delete_step(
-    conn: &mut AsyncPgConnection,
-    group: &str,
-    kafka_topic: &str,
-    filter: &DeleteFilter,
-    audit_id: i64,
-    limit: i64,
-) -> Result<i64, DbError> {
-    conn.transaction::<_, DbError, _>(async |conn| {
-        let removed: Vec<Removed> = diesel::sql_query(
-            "WITH doomed AS (SELECT id FROM events \
-                              WHERE ($1::text IS NULL OR topic = $1) \
-                                AND ($2::text IS NULL OR source = $2) \
-                                AND ($3::timestamptz IS NULL OR event_timestamp >= $3) \
-                                AND ($4::timestamptz IS NULL OR event_timestamp < $4) \
-                                AND ($5::text[] IS NULL OR event_id = ANY($5)) \
-                              LIMIT $6 FOR UPDATE), \
-                  gone AS (DELETE FROM events WHERE id IN (SELECT id FROM doomed) \
-                           RETURNING kafka_partition, topic) \
-             SELECT kafka_partition, topic, count(*)::int8 AS removed FROM gone \
-             GROUP BY kafka_partition, topic",
-        )
-        .bind::<Nullable<Text>, _>(filter.topic.as_deref())
-        .bind::<Nullable<Text>, _>(filter.source.as_deref())
-        .bind::<Nullable<Timestamptz>, _>(filter.from)
-        .bind::<Nullable<Timestamptz>, _>(filter.to)
-        .bind::<Nullable<Array<Text>>, _>(filter.event_ids.as_deref())
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await?;
-        counters::add_removed(conn, group, kafka_topic, Removal::Deleted, &removed).await?;
-        let deleted: i64 = removed.iter().map(|r| r.removed).sum();
-        diesel::update(admin_deletes::table.find(audit_id))
-            .set(admin_deletes::deleted.eq(admin_deletes::deleted + deleted))
-            .execute(conn)
-            .await?;
-        Ok(deleted)
-    })
-    .await
 }
 
 /// The audited deletes, newest first.

@@ -142,6 +142,20 @@ impl Browser {
         .await
     }
 
+    /// Waits until the detail panel `panel` (an element id) is shown, and returns the text of
+    /// its element `field`.
+    pub async fn shown_text(&self, what: &str, panel: &str, field: &str) -> String {
+        let value = self
+            .wait_js(
+                what,
+                "return document.getElementById(arguments[0]).hidden
+                    ? null : document.getElementById(arguments[1]).textContent;",
+                vec![Value::from(panel), Value::from(field)],
+            )
+            .await;
+        value.as_str().expect("text").to_owned()
+    }
+
     pub async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
