@@ -208,6 +208,7 @@ mod tests {
         let consumer = ConsumerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
             batch_records: 10,
+            writers: 1,
             batch_wait: Duration::from_millis(5),
             session_timeout: Duration::from_secs(10),
             retry_max: Duration::from_secs(1),
