@@ -128,18 +128,23 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    for consumers in [1usize, 2] {
-        let phase = format!("ingest{consumers}");
-        if !only(&phase) && !only("ingest") {
+    // (3b): one consumer writing one transaction at a time, the same-run baseline of the
+    // parallel shares (3) writes by default.
+    for (consumers, writers, phase, id) in [
+        (1usize, None, "ingest1", "(2)+(3)"),
+        (1, Some(1), "ingest1serial", "(2)+(3b)"),
+        (2, None, "ingest2", "(2)+(7)"),
+    ] {
+        if !only(phase) && !only("ingest") {
             continue;
         }
-        let id = if consumers == 1 { "(2)+(3)" } else { "(2)+(7)" };
+        let how = writers.map_or(String::new(), |w| format!(", LOGAGG_CONSUMER_WRITERS={w}"));
         say(format!(
-            "{id} raw produce and consume, then ingest with {consumers} consumer process(es)"
+            "{id} raw produce and consume, then ingest with {consumers} consumer process(es){how}"
         ));
         let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
         let (outcome, disturbed) = measure(id, |attempt| {
-            ingest_round(&settings, &data, consumers, label(&phase, attempt), timeout)
+            ingest_round(&settings, &data, consumers, writers, label(phase, attempt), timeout)
         })
         .await;
         results.note_disturbed(id, disturbed);

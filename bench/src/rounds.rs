@@ -78,6 +78,7 @@ pub async fn ingest_round(
     settings: &Settings,
     data: &Dataset,
     consumers: usize,
+    writers: Option<usize>,
     label: String,
     timeout: Duration,
 ) -> anyhow::Result<(
@@ -90,7 +91,7 @@ pub async fn ingest_round(
         let kafka = scope.kafka();
         let mut early = None;
         if consumers > 1 {
-            let mut running = ingest::spawn(&scope, consumers)?;
+            let mut running = ingest::spawn(&scope, consumers, writers)?;
             ingest::wait_group_ready(&scope, &mut running, Duration::from_secs(60)).await?;
             early = Some(running);
         }
@@ -116,7 +117,7 @@ pub async fn ingest_round(
             }
             None => {
                 let consumed = raw_consume()?;
-                let running = ingest::spawn(&scope, consumers)?;
+                let running = ingest::spawn(&scope, consumers, writers)?;
                 (
                     consumed,
                     ingest::measure(&scope, data, running, timeout).await?,

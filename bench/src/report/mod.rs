@@ -220,8 +220,16 @@ impl Results {
         self.only.is_empty() || self.only.iter().any(|o| phases.contains(&o.as_str()))
     }
 
+    /// The ingest run with this many consumers and the default writers.
     pub(super) fn ingest_with(&self, consumers: usize) -> Option<&Ingest> {
-        self.ingest.iter().find(|i| i.consumers == consumers)
+        self.ingest
+            .iter()
+            .find(|i| i.consumers == consumers && i.writers.is_none())
+    }
+
+    /// The one-consumer run writing one transaction at a time (3b).
+    pub(super) fn ingest_serial(&self) -> Option<&Ingest> {
+        self.ingest.iter().find(|i| i.writers == Some(1))
     }
 
     /// Everything that makes the run fail: errors, a figure that is not > 0, inexact golden counts.
