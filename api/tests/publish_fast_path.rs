@@ -62,5 +62,8 @@ fn unusual_bodies_are_left_to_the_exact_validation() {
     let one = r#"{"topic":"t","event_id":"e","timestamp":"2026-11-25T12:00:00Z","source":"s"}"#;
     let two = format!("[{one},{one}]");
     assert!(decode_valid(two.as_bytes(), 1, MAX_EVENT_BYTES).is_none());
-    assert!(decode_valid(one.as_bytes(), 1, 40).is_none(), "over the size limit");
+    assert!(
+        decode_valid(one.as_bytes(), 1, 40).is_none(),
+        "over the size limit"
+    );
 }

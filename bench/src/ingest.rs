@@ -41,6 +41,8 @@ pub struct Ingest {
     pub joined_after: Option<Duration>,
     /// Partitions of each consumer, when the group was waited for.
     pub assignment: Vec<Vec<i32>>,
+    /// The first consumer's profile, with `--profile`.
+    pub profile: Option<crate::profile::Profile>,
 }
 
 impl Ingest {
@@ -223,6 +225,7 @@ pub async fn measure(
         all_consumers_active,
         joined_after,
         assignment,
+        profile: None,
     })
 }
 

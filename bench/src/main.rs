@@ -12,6 +12,7 @@ mod ingest;
 mod kafka_ceiling;
 mod pg_ceiling;
 mod procfs;
+mod profile;
 mod queries;
 mod report;
 mod retention;
@@ -64,11 +65,13 @@ async fn main() -> anyhow::Result<()> {
         bin_dir,
         ..Services::from_env()
     };
+    let profile_dir = cli.profile.then(|| services.log_dir.join("profiles"));
     let settings = Settings {
         services,
         run_id,
         partitions: cli.partitions,
         keep: cli.keep,
+        profile_dir,
     };
     let mut results = Results::new(scale.clone(), cli.command.clone(), &settings);
     results.only = cli.only.clone();
@@ -144,7 +147,14 @@ async fn main() -> anyhow::Result<()> {
         ));
         let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
         let (outcome, disturbed) = measure(id, |attempt| {
-            ingest_round(&settings, &data, consumers, writers, label(phase, attempt), timeout)
+            ingest_round(
+                &settings,
+                &data,
+                consumers,
+                writers,
+                label(phase, attempt),
+                timeout,
+            )
         })
         .await;
         results.note_disturbed(id, disturbed);
@@ -184,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
                 results.http_in_topic = Some(round.in_topic);
                 results.cpu_batch = Some(round.cpu_batch);
                 results.cpu_single = Some(round.cpu_single);
+                results.api_profiles = round.profiles;
             }
             Err(e) => results.fail("(4) HTTP publish", e),
         }

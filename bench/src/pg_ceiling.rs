@@ -196,7 +196,10 @@ async fn measure(
                 "PostgreSQL ceiling ({sessions} sessions) inserted {inserted} rows, expected {} distinct events",
                 data.distinct()
             );
-            samples.push((sessions, data.len() as f64 / elapsed.as_secs_f64().max(1e-9)));
+            samples.push((
+                sessions,
+                data.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+            ));
             if best.as_ref().is_none_or(|(b, _, _)| elapsed < *b) {
                 best = Some((elapsed, cpu, sessions));
             }

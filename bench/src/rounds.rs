@@ -118,10 +118,14 @@ pub async fn ingest_round(
             None => {
                 let consumed = raw_consume()?;
                 let running = ingest::spawn(&scope, consumers, writers)?;
-                (
-                    consumed,
-                    ingest::measure(&scope, data, running, timeout).await?,
-                )
+                let writers_name = writers.map_or("default".to_owned(), |w| w.to_string());
+                let recording = settings.profile(
+                    running.services[0].pid(),
+                    &format!("logagg-consumer, ingest, LOGAGG_CONSUMER_WRITERS={writers_name}"),
+                );
+                let mut run = ingest::measure(&scope, data, running, timeout).await?;
+                run.profile = crate::settings::finish_profile(recording);
+                (consumed, run)
             }
         };
         Ok((produced, consumed, run))
@@ -139,6 +143,7 @@ pub struct HttpRound {
     pub in_topic: (i64, i64),
     pub cpu_batch: procfs::CpuUse,
     pub cpu_single: procfs::CpuUse,
+    pub profiles: Vec<crate::profile::Profile>,
 }
 
 /// (4): batches of 500, then single events at 64 connections, on one API process; its peak RSS.
@@ -152,6 +157,8 @@ pub async fn http_round(
     let outcome = async {
         let api = scope.spawn_api(&[]).await?;
         let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
+        let mut profiles = Vec::new();
+        let recording = settings.profile(api.pid(), "logagg-api, batches of 500 (4a)");
         let before = watch.snapshot();
         let batch = http::batches(
             &api.url(""),
@@ -162,6 +169,8 @@ pub async fn http_round(
         )
         .await?;
         let middle = watch.snapshot();
+        profiles.extend(crate::settings::finish_profile(recording));
+        let recording = settings.profile(api.pid(), "logagg-api, single events (4b)");
         say(format!(
             "    batches of {}: {:.0} events/s",
             scale.batch,
@@ -175,6 +184,7 @@ pub async fn http_round(
         )
         .await?;
         let end = watch.snapshot();
+        profiles.extend(crate::settings::finish_profile(recording));
         say(format!(
             "    single events: {:.0} requests/s, ack p50 {:.1} ms, p99 {:.1} ms",
             single.requests_per_sec(),
@@ -196,6 +206,7 @@ pub async fn http_round(
             api_rss,
             cpu_batch: watch.between(&before, &middle),
             cpu_single: watch.between(&middle, &end),
+            profiles,
         })
     }
     .await;

@@ -131,7 +131,10 @@ impl Worker {
         let mut attempt = 0u32;
         let done = loop {
             // Shares that committed are done for good; only the failed ones are written again.
-            let error = match self.write_shares(&mut pending, &mut stored, &mut times).await {
+            let error = match self
+                .write_shares(&mut pending, &mut stored, &mut times)
+                .await
+            {
                 None => break true,
                 Some(error) => error,
             };

@@ -71,7 +71,11 @@ static EMPTY_PAYLOAD: LazyLock<Box<RawValue>> =
 
 /// The body's events with their wire JSON when every one is certainly valid, at most
 /// `max_events` of them, each at most `max_event_bytes`; `None` otherwise (decide slowly).
-pub fn decode_valid(body: &[u8], max_events: usize, max_event_bytes: usize) -> Option<Vec<WireEvent>> {
+pub fn decode_valid(
+    body: &[u8],
+    max_events: usize,
+    max_event_bytes: usize,
+) -> Option<Vec<WireEvent>> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     let items = match first {
         b'[' => serde_json::from_slice::<Vec<Item<'_>>>(body).ok()?,

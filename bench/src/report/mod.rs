@@ -62,6 +62,8 @@ pub struct Results {
     pub http_in_topic: Option<(i64, i64)>,
     pub cpu_batch: Option<CpuUse>,
     pub cpu_single: Option<CpuUse>,
+    /// `--profile`: the API's profiles of (4); the consumers' are in `ingest`.
+    pub api_profiles: Vec<crate::profile::Profile>,
     pub fresh: Option<Freshness>,
     /// (9) query forms and (10) ingest by read-side schema.
     pub queries: QueryResults,
@@ -159,6 +161,7 @@ impl Results {
             http_in_topic: None,
             cpu_batch: None,
             cpu_single: None,
+            api_profiles: Vec::new(),
             fresh: None,
             queries: QueryResults::default(),
             retention: Default::default(),
@@ -167,6 +170,12 @@ impl Results {
             elapsed: Duration::ZERO,
             only: Vec::new(),
         }
+    }
+
+    /// Every profile recorded, consumers first.
+    pub(super) fn profiles(&self) -> Vec<crate::profile::Profile> {
+        let consumers = self.ingest.iter().filter_map(|i| i.profile.clone());
+        consumers.chain(self.api_profiles.iter().cloned()).collect()
     }
 
     pub fn fail(&mut self, what: &str, error: anyhow::Error) {

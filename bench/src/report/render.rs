@@ -71,6 +71,7 @@ impl Results {
         }
         out += &self.queries.render();
         out += &self.retention.render();
+        out += &crate::profile::render(&self.profiles());
         self.write_lists(&mut out, ("\nDetails:", "\nErrors:"), "  - ");
         out
     }
@@ -144,6 +145,7 @@ impl Results {
         }
         out += &self.queries.render();
         out += &self.retention.render();
+        out += &crate::profile::render(&self.profiles());
         self.write_lists(&mut out, ("\n### Details\n", "\n### Errors\n"), "- ");
         let _ = writeln!(out, "{END}");
         out

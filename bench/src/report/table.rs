@@ -76,7 +76,10 @@ impl Results {
             "  the same with LOGAGG_CONSUMER_WRITERS=1 (one transaction at a time)",
             or_err(serial_rate.map(|r| format!("{} ev/s", thousands(r)))),
             one_rate.map_or(NONE.into(), |r| format!("(3) {} ev/s", thousands(r))),
-            match (serial_rate, one_rate) { (Some(a), Some(b)) => pct(a, b), _ => NONE.into() },
+            match (serial_rate, one_rate) {
+                (Some(a), Some(b)) => pct(a, b),
+                _ => NONE.into(),
+            },
             NONE,
         ));
         let batch = self.batch.as_ref().map(Publish::events_per_sec);
@@ -122,7 +125,10 @@ impl Results {
             NONE,
             NONE,
             single.map_or("p99 ≤ 10 ms".into(), |p| {
-                format!("p99 ≤ 10 ms: {}", verdict(p.latencies.quantile_ms(0.99) <= 10.0))
+                format!(
+                    "p99 ≤ 10 ms: {}",
+                    verdict(p.latencies.quantile_ms(0.99) <= 10.0)
+                )
             }),
         ));
         let fresh = self.fresh.as_ref();
@@ -186,8 +192,14 @@ impl Results {
             "  (7b) against the PostgreSQL ceiling",
             or_err(two_rate.map(|r| format!("{} ev/s", thousands(r)))),
             pg_rate.map_or(NONE.into(), |r| format!("(1) {} rows/s", thousands(r))),
-            match (two_rate, pg_rate) { (Some(a), Some(b)) => pct(a, b), _ => NONE.into() },
-            match (two_rate, pg_rate) { (Some(a), Some(b)) => format!("≥ 85% of (1): {}", verdict(a >= 0.85 * b)), _ => "≥ 85% of (1)".into() },
+            match (two_rate, pg_rate) {
+                (Some(a), Some(b)) => pct(a, b),
+                _ => NONE.into(),
+            },
+            match (two_rate, pg_rate) {
+                (Some(a), Some(b)) => format!("≥ 85% of (1): {}", verdict(a >= 0.85 * b)),
+                _ => "≥ 85% of (1)".into(),
+            },
         ));
         if let Some(run) = one {
             if let Some(split) = run.stages.first() {
