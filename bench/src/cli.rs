@@ -65,7 +65,7 @@ pub struct Cli {
     /// Timed runs of each query form in (9) [30; smoke 3].
     #[arg(long)]
     pub query_runs: Option<usize>,
-    /// Record a perf profile of the consumer during (3) and (3b) and of the API during (4a)
+    /// Record perf profiles: the whole machine during (3) and (3b), the API during (4a)
     /// and (4b); the hottest symbols are printed and written with the report.
     #[arg(long)]
     pub profile: bool,

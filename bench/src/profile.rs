@@ -1,7 +1,7 @@
-//! `--profile`: where a measured process spends its CPU, from `perf record` attached to it for
-//! the length of one measurement (sampling at 499 Hz, no call graphs: the flat profile is
-//! enough to say which code is hot), summarized by `perf report` as the symbols above 1% of
-//! the samples. Release binaries carry line tables (`debug = "line-tables-only"`), so Rust
+//! `--profile`: where the CPU goes during one measurement, from `perf record` (sampling at
+//! 499 Hz, no call graphs: the flat profile is enough to say which code is hot) attached to one
+//! process (the API) or to the whole machine (ingest, where PostgreSQL's backends do most of
+//! the work), summarized by `perf report` as the symbols above 1% of the samples, by command. Release binaries carry line tables (`debug = "line-tables-only"`), so Rust
 //! symbols resolve. Nothing is recorded without the flag.
 
 use std::path::PathBuf;
@@ -27,12 +27,26 @@ pub struct Recording {
     child: Child,
 }
 
-/// Starts recording `pid` into `<dir>/<name>.perf.data`.
-pub fn start(dir: &std::path::Path, pid: u32, name: &str) -> anyhow::Result<Recording> {
+/// What a recording samples.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    Process(u32),
+    Machine,
+}
+
+/// Starts recording `target` into `<dir>/<name>.perf.data`.
+pub fn start(dir: &std::path::Path, target: Target, name: &str) -> anyhow::Result<Recording> {
     std::fs::create_dir_all(dir)?;
-    let data = dir.join(format!("{name}.perf.data"));
+    let file: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    let data = dir.join(format!("{file}.perf.data"));
+    let scope = match target {
+        Target::Process(pid) => vec!["-p".to_owned(), pid.to_string()],
+        Target::Machine => vec!["-a".to_owned()],
+    };
     let child = Command::new("perf")
-        .args(["record", "-F", "499", "-p", &pid.to_string(), "-o"])
+        .args(["record", "-F", "499"])
+        .args(scope)
+        .arg("-o")
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -52,7 +66,13 @@ impl Recording {
         let _ = Command::new("kill").args(["-INT", &pid]).status();
         self.child.wait()?;
         let report = Command::new("perf")
-            .args(["report", "--stdio", "--no-children", "--sort", "dso,symbol"])
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "--sort",
+                "comm,dso,symbol",
+            ])
             .args(["--percent-limit", "1", "-i"])
             .arg(&self.data)
             .output()
@@ -125,15 +145,15 @@ mod tests {
     fn a_perf_report_becomes_its_top_symbols() {
         let report = "# Samples: 12K of event 'cpu-clock:pppH'\n# Event count (approx.): 1\n#\n\
             # Overhead  Shared Object  Symbol\n\
-            #\n    20.50%  logagg-api     [.] serde_json::de::from_slice\n\
-            \x20    3.10%  [kernel.kallsyms]  [k] copy_user_generic - -\n\n";
+            #\n    20.50%  logagg-api  logagg-api     [.] serde_json::de::from_slice\n\
+            \x20    3.10%  logagg-api  [kernel.kallsyms]  [k] copy_user_generic - -\n\n";
         let profile = summarize("api", report);
         assert_eq!(profile.samples, 12_000);
         assert_eq!(
             profile.top,
             [
-                "20.50% logagg-api serde_json::de::from_slice",
-                "3.10% [kernel.kallsyms] [kernel] copy_user_generic"
+                "20.50% logagg-api logagg-api serde_json::de::from_slice",
+                "3.10% logagg-api [kernel.kallsyms] [kernel] copy_user_generic"
             ]
         );
     }

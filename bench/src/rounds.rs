@@ -120,8 +120,10 @@ pub async fn ingest_round(
                 let running = ingest::spawn(&scope, consumers, writers)?;
                 let writers_name = writers.map_or("default".to_owned(), |w| w.to_string());
                 let recording = settings.profile(
-                    running.services[0].pid(),
-                    &format!("logagg-consumer, ingest, LOGAGG_CONSUMER_WRITERS={writers_name}"),
+                    crate::profile::Target::Machine,
+                    &format!(
+                        "the machine during ingest (3), LOGAGG_CONSUMER_WRITERS={writers_name}"
+                    ),
                 );
                 let mut run = ingest::measure(&scope, data, running, timeout).await?;
                 run.profile = crate::settings::finish_profile(recording);
@@ -158,7 +160,10 @@ pub async fn http_round(
         let api = scope.spawn_api(&[]).await?;
         let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
         let mut profiles = Vec::new();
-        let recording = settings.profile(api.pid(), "logagg-api, batches of 500 (4a)");
+        let recording = settings.profile(
+            crate::profile::Target::Process(api.pid()),
+            "logagg-api, batches of 500 (4a)",
+        );
         let before = watch.snapshot();
         let batch = http::batches(
             &api.url(""),
@@ -170,7 +175,10 @@ pub async fn http_round(
         .await?;
         let middle = watch.snapshot();
         profiles.extend(crate::settings::finish_profile(recording));
-        let recording = settings.profile(api.pid(), "logagg-api, single events (4b)");
+        let recording = settings.profile(
+            crate::profile::Target::Process(api.pid()),
+            "logagg-api, single events (4b)",
+        );
         say(format!(
             "    batches of {}: {:.0} events/s",
             scale.batch,

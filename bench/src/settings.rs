@@ -21,11 +21,15 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Starts profiling `pid` when `--profile` was given; a failure to start is reported, never
+    /// Starts profiling `target` when `--profile` was given; a failure to start is reported, never
     /// fatal (the figures do not depend on it).
-    pub fn profile(&self, pid: u32, name: &str) -> Option<crate::profile::Recording> {
+    pub fn profile(
+        &self,
+        target: crate::profile::Target,
+        name: &str,
+    ) -> Option<crate::profile::Recording> {
         let dir = self.profile_dir.as_ref()?;
-        crate::profile::start(dir, pid, name)
+        crate::profile::start(dir, target, name)
             .inspect_err(|e| eprintln!("profile of {name} not recorded: {e:#}"))
             .ok()
     }

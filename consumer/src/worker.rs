@@ -182,6 +182,7 @@ impl Worker {
         times: &mut StageTimes,
     ) -> Option<String> {
         let shares = shard::by_partition(std::mem::take(pending), self.config.writers);
+        tracing::debug!(shares = ?shares.iter().map(Vec::len).collect::<Vec<_>>(), "writing a batch");
         let writes = shares.into_iter().map(|share| async move {
             let written = tokio::time::timeout(BATCH_TIMEOUT, self.store.write_batch(&share)).await;
             (share, written)
