@@ -1,12 +1,13 @@
 //! The 422 matrix of `POST /publish` as a unit test of validation: every way an event or a
 //! batch can be invalid, in each publish shape, against `parse_events` (what the handler runs
-//! before anything is produced). A few of these cases also run end to end through the real
+//! before anything is produced), and the fast path (`publish_wire`) declines each. A few of these cases also run end to end through the real
 //! binary (e2e/tests/api_publish.rs).
 
 use std::collections::BTreeSet;
 
 use logagg_api::errors::{ApiError, ItemError};
-use logagg_api::handlers::publish::parse_events;
+use logagg_api::handlers::publish::{parse_events, MAX_EVENT_BYTES};
+use logagg_api::handlers::publish_wire::decode_valid;
 use serde_json::{json, Value};
 
 /// The limit the end-to-end test configures with `LOGAGG_MAX_BATCH_EVENTS`.
@@ -20,6 +21,12 @@ fn event_json(topic: &str, event_id: &str) -> Value {
 /// The refusal of `body`: its message and per-item details; panics if it was accepted or
 /// refused with another status than 422.
 fn refusal(body: Value, what: &str) -> (String, Vec<ItemError>) {
+    // The fast path never accepts what the exact validation refuses.
+    let bytes = serde_json::to_vec(&body).unwrap();
+    assert!(
+        decode_valid(&bytes, MAX_EVENTS, MAX_EVENT_BYTES).is_none(),
+        "{what}: the fast path accepted it"
+    );
     match parse_events(body, MAX_EVENTS) {
         Err(ApiError::Unprocessable { message, details }) => {
             assert!(!message.is_empty(), "{what}: empty message");

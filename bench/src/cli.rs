@@ -65,7 +65,11 @@ pub struct Cli {
     /// Timed runs of each query form in (9) [30; smoke 3].
     #[arg(long)]
     pub query_runs: Option<usize>,
-    /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest2, http, fresh,
+    /// Record perf profiles: the whole machine during (3) and (3b), the API during (4a)
+    /// and (4b); the hottest symbols are printed and written with the report.
+    #[arg(long)]
+    pub profile: bool,
+    /// Run only these measurements (comma-separated: pg, ingest, ingest1, ingest1serial, ingest2, http, fresh,
     /// queries, schema, retention).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,

@@ -17,6 +17,8 @@ use crate::stages::StageSplit;
 #[derive(Debug, Clone)]
 pub struct Ingest {
     pub consumers: usize,
+    /// `LOGAGG_CONSUMER_WRITERS` of the consumers; `None`: the default.
+    pub writers: Option<usize>,
     pub records: usize,
     /// From the first committed batch to the last.
     pub steady: Duration,
@@ -39,6 +41,8 @@ pub struct Ingest {
     pub joined_after: Option<Duration>,
     /// Partitions of each consumer, when the group was waited for.
     pub assignment: Vec<Vec<i32>>,
+    /// The first consumer's profile, with `--profile`.
+    pub profile: Option<crate::profile::Profile>,
 }
 
 impl Ingest {
@@ -58,6 +62,7 @@ impl Ingest {
 /// Consumer processes started for a measurement.
 pub struct Running {
     pub services: Vec<Service>,
+    pub writers: Option<usize>,
     pub spawned: Instant,
     /// How long the group took to give every consumer partitions, when waited for.
     pub joined_after: Option<Duration>,
@@ -67,14 +72,20 @@ pub struct Running {
     pub assignment: Vec<Vec<i32>>,
 }
 
-/// Starts `consumers` consumer processes on `scope` (not waiting for them).
-pub fn spawn(scope: &Sandbox, consumers: usize) -> anyhow::Result<Running> {
+/// Starts `consumers` consumer processes on `scope` (not waiting for them), with
+/// `LOGAGG_CONSUMER_WRITERS=writers` when given.
+pub fn spawn(scope: &Sandbox, consumers: usize, writers: Option<usize>) -> anyhow::Result<Running> {
     let spawned = Instant::now();
+    let env: Vec<(String, String)> = writers
+        .map(|w| ("LOGAGG_CONSUMER_WRITERS".to_owned(), w.to_string()))
+        .into_iter()
+        .collect();
     let services = (0..consumers)
-        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1), &[]))
+        .map(|n| scope.spawn_consumer(&format!("consumer{}", n + 1), &env))
         .collect::<anyhow::Result<_>>()?;
     Ok(Running {
         services,
+        writers,
         spawned,
         joined_after: None,
         data_from: None,
@@ -133,6 +144,7 @@ pub async fn measure(
     };
     let Running {
         mut services,
+        writers,
         spawned,
         joined_after,
         data_from,
@@ -198,6 +210,7 @@ pub async fn measure(
     let golden_errors = Expected::of_plan(&data.plan).mismatches(&counters, rows);
     Ok(Ingest {
         consumers,
+        writers,
         records: data.len(),
         steady: done_at - first_at,
         records_steady: (expected - first_received) as usize,
@@ -212,6 +225,7 @@ pub async fn measure(
         all_consumers_active,
         joined_after,
         assignment,
+        profile: None,
     })
 }
 

@@ -12,6 +12,7 @@ mod ingest;
 mod kafka_ceiling;
 mod pg_ceiling;
 mod procfs;
+mod profile;
 mod queries;
 mod report;
 mod retention;
@@ -64,11 +65,13 @@ async fn main() -> anyhow::Result<()> {
         bin_dir,
         ..Services::from_env()
     };
+    let profile_dir = cli.profile.then(|| services.log_dir.join("profiles"));
     let settings = Settings {
         services,
         run_id,
         partitions: cli.partitions,
         keep: cli.keep,
+        profile_dir,
     };
     let mut results = Results::new(scale.clone(), cli.command.clone(), &settings);
     results.only = cli.only.clone();
@@ -122,18 +125,28 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    for consumers in [1usize, 2] {
-        let phase = format!("ingest{consumers}");
-        if !only(&phase) && !only("ingest") {
+    // (3b): one consumer writing one transaction at a time, the same-run baseline of the
+    // parallel shares (3) writes by default.
+    for (consumers, writers, phase, id) in [
+        (1usize, None, "ingest1", "(2)+(3)"),
+        (1, Some(1), "ingest1serial", "(2)+(3b)"),
+        (2, None, "ingest2", "(2)+(7)"),
+    ] {
+        if !only(phase) && !only("ingest") {
             continue;
         }
-        let id = if consumers == 1 { "(2)+(3)" } else { "(2)+(7)" };
+        let how = writers.map_or(String::new(), |w| format!(", LOGAGG_CONSUMER_WRITERS={w}"));
         say(format!(
-            "{id} raw produce and consume, then ingest with {consumers} consumer process(es)"
+            "{id} raw produce and consume, then ingest with {consumers} consumer process(es){how}"
         ));
         let timeout = Duration::from_secs((scale.events as u64 / 500).max(120));
-        let (outcome, disturbed) = measure(id, &settings, &phase, async |scope| {
-            ingest_round(scope, &data, consumers, timeout).await
+        let writing = rounds::Writing {
+            consumers,
+            writers,
+            settings: &settings,
+        };
+        let (outcome, disturbed) = measure(id, &settings, phase, async |scope| {
+            ingest_round(scope, &data, &writing, timeout).await
         })
         .await;
         results.note_disturbed(id, disturbed);
@@ -161,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
     if only("http") {
         say("(4) HTTP publish through logagg-api");
         let (outcome, disturbed) = measure("(4) HTTP publish", &settings, "http", async |scope| {
-            http_round(scope, &data, &scale).await
+            http_round(scope, &data, &scale, &settings).await
         })
         .await;
         results.note_disturbed("(4)", disturbed);
@@ -173,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
                 results.http_in_topic = Some(round.in_topic);
                 results.cpu_batch = Some(round.cpu_batch);
                 results.cpu_single = Some(round.cpu_single);
+                results.api_profiles = round.profiles;
             }
             Err(e) => results.fail("(4) HTTP publish", e),
         }

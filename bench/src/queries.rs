@@ -136,7 +136,7 @@ pub async fn ingest_rate(
     let produced = tokio::task::block_in_place(|| kafka_ceiling::produce(&kafka, data, &warmup));
     logagg_testkit::kafka::delete_topic(&scope.services.brokers, &warmup).await?;
     produced?;
-    let running = ingest::spawn(scope, 1)?;
+    let running = ingest::spawn(scope, 1, None)?;
     let run = ingest::measure(scope, data, running, timeout).await?;
     if !run.golden_errors.is_empty() {
         anyhow::bail!("golden counts: {}", run.golden_errors.join("; "));

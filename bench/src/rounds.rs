@@ -79,20 +79,35 @@ async fn wait_services() -> anyhow::Result<()> {
 /// (about 7× faster than it is ingested) and raw consume reads it after the ingest; so (7)
 /// measures two consumers working, not the ~4 s cooperative rebalance that hands partitions
 /// to a consumer joining a busy one.
+/// How an ingest round runs its consumers.
+#[derive(Clone, Copy)]
+pub struct Writing<'a> {
+    pub consumers: usize,
+    /// `LOGAGG_CONSUMER_WRITERS`; `None`: the default.
+    pub writers: Option<usize>,
+    /// For `--profile`.
+    pub settings: &'a Settings,
+}
+
 pub async fn ingest_round(
     scope: &Sandbox,
     data: &Dataset,
-    consumers: usize,
+    writing: &Writing<'_>,
     timeout: Duration,
 ) -> anyhow::Result<(
     kafka_ceiling::Throughput,
     kafka_ceiling::Throughput,
     ingest::Ingest,
 )> {
+    let Writing {
+        consumers,
+        writers,
+        settings,
+    } = *writing;
     let kafka = scope.kafka();
     let mut early = None;
     if consumers > 1 {
-        let mut running = ingest::spawn(scope, consumers)?;
+        let mut running = ingest::spawn(scope, consumers, writers)?;
         ingest::wait_group_ready(scope, &mut running, Duration::from_secs(60)).await?;
         early = Some(running);
     }
@@ -116,11 +131,15 @@ pub async fn ingest_round(
         }
         None => {
             let consumed = raw_consume()?;
-            let running = ingest::spawn(scope, consumers)?;
-            (
-                consumed,
-                ingest::measure(scope, data, running, timeout).await?,
-            )
+            let running = ingest::spawn(scope, consumers, writers)?;
+            let writers_name = writers.map_or("default".to_owned(), |w| w.to_string());
+            let recording = settings.profile(
+                crate::profile::Target::Machine,
+                &format!("the machine during ingest (3), LOGAGG_CONSUMER_WRITERS={writers_name}"),
+            );
+            let mut run = ingest::measure(scope, data, running, timeout).await?;
+            run.profile = crate::settings::finish_profile(recording);
+            (consumed, run)
         }
     };
     Ok((produced, consumed, run))
@@ -134,6 +153,7 @@ pub struct HttpRound {
     pub in_topic: (i64, i64),
     pub cpu_batch: procfs::CpuUse,
     pub cpu_single: procfs::CpuUse,
+    pub profiles: Vec<crate::profile::Profile>,
 }
 
 /// (4): batches of 500, then single events at 64 connections, on one API process; its peak RSS.
@@ -141,9 +161,15 @@ pub async fn http_round(
     scope: &Sandbox,
     data: &Dataset,
     scale: &Scale,
+    settings: &Settings,
 ) -> anyhow::Result<HttpRound> {
     let api = scope.spawn_api(&[]).await?;
     let watch = procfs::CpuWatch::new(vec![(api.pid(), "api".into())]);
+    let mut profiles = Vec::new();
+    let recording = settings.profile(
+        crate::profile::Target::Process(api.pid()),
+        "logagg-api, batches of 500 (4a)",
+    );
     let before = watch.snapshot();
     let batch = http::batches(
         &api.url(""),
@@ -154,6 +180,11 @@ pub async fn http_round(
     )
     .await?;
     let middle = watch.snapshot();
+    profiles.extend(crate::settings::finish_profile(recording));
+    let recording = settings.profile(
+        crate::profile::Target::Process(api.pid()),
+        "logagg-api, single events (4b)",
+    );
     say(format!(
         "    batches of {}: {:.0} events/s",
         scale.batch,
@@ -167,6 +198,7 @@ pub async fn http_round(
     )
     .await?;
     let end = watch.snapshot();
+    profiles.extend(crate::settings::finish_profile(recording));
     say(format!(
         "    single events: {:.0} requests/s, ack p50 {:.1} ms, p99 {:.1} ms",
         single.requests_per_sec(),
@@ -187,6 +219,7 @@ pub async fn http_round(
         api_rss,
         cpu_batch: watch.between(&before, &middle),
         cpu_single: watch.between(&middle, &end),
+        profiles,
     })
 }
 

@@ -16,6 +16,33 @@ pub struct Settings {
     pub partitions: i32,
     /// Keep databases and topics after the run (for inspection).
     pub keep: bool,
+    /// Where `--profile` writes perf data; `None`: no profiling.
+    pub profile_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Starts profiling `target` when `--profile` was given; a failure to start is reported, never
+    /// fatal (the figures do not depend on it).
+    pub fn profile(
+        &self,
+        target: crate::profile::Target,
+        name: &str,
+    ) -> Option<crate::profile::Recording> {
+        let dir = self.profile_dir.as_ref()?;
+        crate::profile::start(dir, target, name)
+            .inspect_err(|e| eprintln!("profile of {name} not recorded: {e:#}"))
+            .ok()
+    }
+}
+
+/// Finishes a recording, if one runs.
+pub fn finish_profile(
+    recording: Option<crate::profile::Recording>,
+) -> Option<crate::profile::Profile> {
+    recording?
+        .finish()
+        .inspect_err(|e| eprintln!("profile not summarized: {e:#}"))
+        .ok()
 }
 
 impl Settings {

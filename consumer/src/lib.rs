@@ -3,8 +3,10 @@
 //!
 //! - [`batch`]: pure decode/classify/tally logic (unit-tested);
 //! - [`store`]: the one-transaction batch write ([`store::BatchStore`]);
+//! - [`shard`]: splitting a batch into shares of whole partitions, written in parallel;
 //! - [`group`]: group membership (rebalances, offset seeding, commits, the lag gauge);
-//! - [`worker`]: the batch loop (collect, store with retries, commit);
+//! - [`worker`]: the batch loop (collect the next batch while storing this one, with retries,
+//!   then commit);
 //! - [`health`]: `/healthz`, `/health`, `/metrics`;
 //! - [`replay`]: resetting the group's offsets for a replay or a rebuild;
 //! - [`retention`]: the retention enforcer (one per fleet, under an advisory lock).
@@ -15,6 +17,7 @@ pub mod health;
 pub mod metrics;
 pub mod replay;
 pub mod retention;
+pub mod shard;
 pub mod store;
 pub mod worker;
 

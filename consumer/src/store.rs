@@ -23,7 +23,7 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
-    fn add(&mut self, other: StageTimes) {
+    pub fn add(&mut self, other: StageTimes) {
         self.lock += other.lock;
         self.insert += other.insert;
         self.counters += other.counters;

@@ -2,6 +2,11 @@
 //! database fails, partitions paused, still polling so the group keeps us), then commit the
 //! Kafka offsets. Kafka offsets only ever move after the database transaction committed.
 //! Group membership (rebalances, seeding, commits) lives in [`crate::group`].
+//!
+//! Two overlaps keep both PostgreSQL and the consumer busy: the next batch is fetched while
+//! this one is written, and a batch is written as up to `LOGAGG_CONSUMER_WRITERS` parallel
+//! transactions of disjoint partitions ([`crate::shard`]). Its offsets are committed once every
+//! share is stored; the next batch's records are only committed after their own write.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +20,7 @@ use rdkafka::message::Message;
 use crate::batch::{self, DecodedRecord, RawRecord, Tally};
 use crate::group::{self, GroupConsumer};
 use crate::metrics::Metrics;
+use crate::shard;
 use crate::store::{BatchStore, StageTimes};
 
 /// Longest a single batch transaction may take before it is abandoned (rolled back) and retried.
@@ -39,23 +45,52 @@ impl Worker {
     /// down, abandoned uncommitted) and its offsets committed before leaving the group.
     pub async fn run(self) -> anyhow::Result<()> {
         self.consumer.subscribe(&[&self.store.topic])?;
-        tracing::info!(topic = %self.store.topic, group = %self.store.group, "consuming");
+        tracing::info!(topic = %self.store.topic, group = %self.store.group, writers = self.config.writers, "consuming");
+        let mut fetched_ahead = Vec::new();
         loop {
-            let records = tokio::select! {
-                biased;
-                _ = self.shutdown.clone().fired() => break,
-                records = self.collect_batch() => records,
+            let records = if fetched_ahead.is_empty() {
+                tokio::select! {
+                    biased;
+                    _ = self.shutdown.clone().fired() => break,
+                    records = self.collect_batch(Vec::new()) => records,
+                }
+            } else {
+                // Already begun while the previous batch was written: top it up for at most
+                // the batch wait, as a batch started now would be.
+                self.collect_batch(std::mem::take(&mut fetched_ahead)).await
             };
             if records.is_empty() {
                 continue;
             }
-            if !self.process(records).await {
+            let (stored, ahead) = self.process_fetching_ahead(records).await;
+            fetched_ahead = ahead;
+            if !stored || self.shutdown.is_fired() {
+                // Records fetched ahead are not committed: the next owner (or we, restarted)
+                // reads them again.
                 break;
             }
         }
         self.consumer.unsubscribe();
         tracing::info!("left the group");
         Ok(())
+    }
+
+    /// Processes one batch while fetching the records of the next one (at most a batch), so
+    /// the database never waits for Kafka nor Kafka for the database. Returns whether the batch
+    /// was stored, and the records fetched meanwhile.
+    async fn process_fetching_ahead(&self, records: Vec<RawRecord>) -> (bool, Vec<RawRecord>) {
+        let process = self.process(records);
+        tokio::pin!(process);
+        let mut ahead = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                stored = &mut process => return (stored, ahead),
+                message = self.consumer.recv(), if ahead.len() < self.config.batch_records => {
+                    push_record(&mut ahead, message);
+                }
+            }
+        }
     }
 
     /// Decodes, stores and commits one batch; false when it was abandoned for shutdown.
@@ -89,28 +124,36 @@ impl Worker {
     /// came first: nothing was committed, the batch will be re-read.
     async fn store_with_retry(
         &self,
-        mut decoded: Vec<DecodedRecord>,
+        mut pending: Vec<DecodedRecord>,
     ) -> Option<(Tally, StageTimes)> {
+        let mut stored = Tally::default();
+        let mut times = StageTimes::default();
         let mut attempt = 0u32;
-        let stored = loop {
-            let error =
-                match tokio::time::timeout(BATCH_TIMEOUT, self.store.write_batch(&decoded)).await {
-                    Ok(Ok(stored)) => break Some(stored),
-                    Ok(Err(error)) => error.to_string(),
-                    Err(_) => format!("batch transaction exceeded {BATCH_TIMEOUT:?}"),
-                };
+        let done = loop {
+            // Shares that committed are done for good; only the failed ones are written again.
+            let error = match self
+                .write_shares(&mut pending, &mut stored, &mut times)
+                .await
+            {
+                None => break true,
+                Some(error) => error,
+            };
             // The batch keeps failing although PostgreSQL answers: some record in it is refused
             // by the database. Write record by record so that one is dead-lettered.
             if attempt >= POISON_AFTER_ATTEMPTS && self.store.ping().await.is_ok() {
                 tracing::warn!(%error, "batch keeps failing with the database up; isolating the record at fault");
-                match self.store.write_isolating_poison(&decoded).await {
-                    Ok(stored) => break Some(stored),
+                match self.store.write_isolating_poison(&pending).await {
+                    Ok((tally, share_times)) => {
+                        stored.merge(tally);
+                        times.add(share_times);
+                        break true;
+                    }
                     Err(error) => tracing::warn!(%error, "isolation interrupted"),
                 }
             }
             if self.shutdown.is_fired() {
                 tracing::warn!(%error, "shutting down with the batch uncommitted; it will be re-read");
-                break None;
+                break false;
             }
             self.metrics.record_retry();
             self.metrics.set_ready(false);
@@ -120,12 +163,45 @@ impl Worker {
             let delay = backoff(attempt, RETRY_BASE, self.config.retry_max);
             tracing::warn!(%error, attempt, retry_in = ?delay, "batch failed; partitions paused, retrying");
             attempt += 1;
-            self.poll_while_waiting(delay, &mut decoded).await;
+            self.poll_while_waiting(delay, &mut pending).await;
         };
         if attempt > 0 {
             group::resume_all(&self.consumer);
         }
-        stored
+        // A batch abandoned for shutdown commits nothing, not even its stored shares: their
+        // records are re-read and count as replayed, as after a crash.
+        done.then_some((stored, times))
+    }
+
+    /// Writes `pending` as parallel transactions of disjoint partitions; what committed is
+    /// added to `stored` and `times` and leaves `pending`. The first error, if any share failed.
+    async fn write_shares(
+        &self,
+        pending: &mut Vec<DecodedRecord>,
+        stored: &mut Tally,
+        times: &mut StageTimes,
+    ) -> Option<String> {
+        let shares = shard::by_partition(std::mem::take(pending), self.config.writers);
+        tracing::debug!(shares = ?shares.iter().map(Vec::len).collect::<Vec<_>>(), "writing a batch");
+        let writes = shares.into_iter().map(|share| async move {
+            let written = tokio::time::timeout(BATCH_TIMEOUT, self.store.write_batch(&share)).await;
+            (share, written)
+        });
+        let mut first_error = None;
+        for (share, written) in futures::future::join_all(writes).await {
+            let error = match written {
+                Ok(Ok((tally, share_times))) => {
+                    stored.merge(tally);
+                    times.add(share_times);
+                    continue;
+                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("batch transaction exceeded {BATCH_TIMEOUT:?}"),
+            };
+            first_error.get_or_insert(error);
+            pending.extend(share);
+        }
+        first_error
     }
 
     /// Keeps polling for `delay` (or until shutdown) so the group keeps this member. Paused
@@ -146,10 +222,12 @@ impl Worker {
         }
     }
 
-    /// Gathers up to `batch_records` records, waiting at most `batch_wait` after the first one.
-    async fn collect_batch(&self) -> Vec<RawRecord> {
-        let mut records = Vec::new();
-        push_record(&mut records, self.consumer.recv().await);
+    /// Gathers up to `batch_records` records (starting with `records`, fetched ahead), waiting
+    /// at most `batch_wait` after the first one.
+    async fn collect_batch(&self, mut records: Vec<RawRecord>) -> Vec<RawRecord> {
+        if records.is_empty() {
+            push_record(&mut records, self.consumer.recv().await);
+        }
         let deadline = tokio::time::Instant::now() + self.config.batch_wait;
         while records.len() < self.config.batch_records {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {

@@ -66,6 +66,7 @@ variables! {
     "LOGAGG_PRODUCER_COMPRESSION" = "lz4": "Producer compression codec: none, gzip, snappy, lz4 or zstd.",
     "LOGAGG_CONSUMER_ADDR" = "127.0.0.1:8081": "Listen address of the consumer's /healthz, /health and /metrics.",
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",
+    "LOGAGG_CONSUMER_WRITERS" = "2": "PostgreSQL transactions one consumer writes at once, each with its own share of the batch's partitions (1: one at a time). Needs LOGAGG_DB_POOL_SIZE above it.",
     "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it.",
     "LOGAGG_CONSUMER_SESSION_TIMEOUT_MS" = "10000": "Kafka session.timeout.ms of the consumer: how long a silent member keeps its partitions.",
     "LOGAGG_RETENTION_ENFORCE" = "true": "Whether this consumer takes part in retention: the one consumer holding the PostgreSQL advisory lock removes expired rows (true/false).",
@@ -345,6 +346,8 @@ impl ApiConfig {
 pub struct ConsumerConfig {
     pub addr: SocketAddr,
     pub batch_records: usize,
+    /// Transactions written in parallel per batch, each with a disjoint set of partitions.
+    pub writers: usize,
     pub batch_wait: Duration,
     pub session_timeout: Duration,
     pub retry_max: Duration,
@@ -400,6 +403,7 @@ impl ConsumerConfig {
         Ok(Self {
             addr: parse("LOGAGG_CONSUMER_ADDR")?,
             batch_records: parse("LOGAGG_CONSUMER_BATCH_RECORDS")?,
+            writers: positive("LOGAGG_CONSUMER_WRITERS")?,
             batch_wait: millis("LOGAGG_CONSUMER_BATCH_WAIT_MS")?,
             session_timeout: millis("LOGAGG_CONSUMER_SESSION_TIMEOUT_MS")?,
             retry_max: millis("LOGAGG_DB_RETRY_MAX_MS")?,

@@ -6,6 +6,7 @@ pub mod events;
 pub mod export;
 pub mod health;
 pub mod publish;
+pub mod publish_wire;
 pub mod responses;
 pub mod search;
 pub mod stats;

@@ -16,6 +16,7 @@ use warp::Reply;
 
 use crate::body::{self, BodyError, BodyStream};
 use crate::errors::{ApiError, ItemError};
+use crate::handlers::publish_wire::{self, WireEvent};
 use crate::state::AppState;
 
 /// Largest serialized event: librdkafka's default message.max.bytes less room for the key and
@@ -118,13 +119,20 @@ async fn handle(
     if !is_json(header_text(headers, header::CONTENT_TYPE)) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    let events = parse_events(value, state.config.max_batch_events)?;
+    let max_events = state.config.max_batch_events;
+    let events = match publish_wire::decode_valid(&body, max_events, MAX_EVENT_BYTES) {
+        Some(events) => events,
+        // Not certainly valid: the exact validation decides, and words the 400 or 422.
+        None => {
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+            parse_events(value, max_events)?
+        }
+    };
     state.auth.admit_publish(headers, events.len())?;
     let records: Vec<(&str, &[u8])> = events
         .iter()
-        .map(|e| (e.event.topic.as_str(), e.json.as_slice()))
+        .map(|e| (e.topic.as_str(), e.json.as_slice()))
         .collect();
     let acks = tokio::time::timeout(
         state.config.publish_timeout,
@@ -146,7 +154,7 @@ async fn handle(
         .iter()
         .zip(&acks)
         .map(|(e, ack)| PublishedOffset {
-            event_id: e.event.event_id.clone(),
+            event_id: e.event_id.clone(),
             partition: ack.partition,
             offset: ack.offset,
         })
@@ -172,15 +180,8 @@ fn is_json(content_type: Option<&str>) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// A validated event with its wire JSON, serialized once for the size check and the producer.
-#[derive(Debug)]
-pub struct ValidEvent {
-    pub event: Event,
-    pub json: Vec<u8>,
-}
-
 /// Accepts one event object, a bare array, or `{"events": [...]}`, and validates every event.
-pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<ValidEvent>, ApiError> {
+pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<WireEvent>, ApiError> {
     let items = match value {
         Value::Array(items) => items,
         Value::Object(mut object) if object.contains_key("events") => {
@@ -250,7 +251,11 @@ pub fn parse_events(value: Value, max_events: usize) -> Result<Vec<ValidEvent>, 
                         ),
                     });
                 }
-                events.push(ValidEvent { event, json });
+                events.push(WireEvent {
+                    topic: event.topic,
+                    event_id: event.event_id,
+                    json,
+                });
             }
             Err(errors) => details.extend(errors.into_iter().map(|e| ItemError {
                 index,

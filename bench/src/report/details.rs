@@ -52,11 +52,16 @@ impl Results {
         ));
         if let Some(pg) = &self.pg {
             out.push(format!(
-                "(1) {} rows in {:.2} s (best of {}: {} rows/s), {} inserted (the distinct ones); staging load (not timed) {:.1} s",
+                "(1) {} rows in {:.2} s with {} sessions (best of {}: {}), {} inserted (the distinct ones); staging load (not timed) {:.1} s",
                 thousands(pg.sends as f64),
                 pg.elapsed.as_secs_f64(),
+                pg.best_sessions,
                 pg.samples.len(),
-                pg.samples.iter().map(|r| thousands(*r)).collect::<Vec<_>>().join(", "),
+                pg.samples
+                    .iter()
+                    .map(|(n, r)| format!("{n} × {} rows/s", thousands(*r)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 thousands(pg.inserted as f64),
                 pg.staging_load.as_secs_f64()
             ));

@@ -62,6 +62,8 @@ pub struct Results {
     pub http_in_topic: Option<(i64, i64)>,
     pub cpu_batch: Option<CpuUse>,
     pub cpu_single: Option<CpuUse>,
+    /// `--profile`: the API's profiles of (4); the consumers' are in `ingest`.
+    pub api_profiles: Vec<crate::profile::Profile>,
     pub fresh: Option<Freshness>,
     /// (9) query forms and (10) ingest by read-side schema.
     pub queries: QueryResults,
@@ -164,6 +166,7 @@ impl Results {
             http_in_topic: None,
             cpu_batch: None,
             cpu_single: None,
+            api_profiles: Vec::new(),
             fresh: None,
             queries: QueryResults::default(),
             retention: Default::default(),
@@ -172,6 +175,12 @@ impl Results {
             elapsed: Duration::ZERO,
             only: Vec::new(),
         }
+    }
+
+    /// Every profile recorded, consumers first.
+    pub(super) fn profiles(&self) -> Vec<crate::profile::Profile> {
+        let consumers = self.ingest.iter().filter_map(|i| i.profile.clone());
+        consumers.chain(self.api_profiles.iter().cloned()).collect()
     }
 
     pub fn fail(&mut self, what: &str, error: anyhow::Error) {
@@ -225,8 +234,16 @@ impl Results {
         self.only.is_empty() || self.only.iter().any(|o| phases.contains(&o.as_str()))
     }
 
+    /// The ingest run with this many consumers and the default writers.
     pub(super) fn ingest_with(&self, consumers: usize) -> Option<&Ingest> {
-        self.ingest.iter().find(|i| i.consumers == consumers)
+        self.ingest
+            .iter()
+            .find(|i| i.consumers == consumers && i.writers.is_none())
+    }
+
+    /// The one-consumer run writing one transaction at a time (3b).
+    pub(super) fn ingest_serial(&self) -> Option<&Ingest> {
+        self.ingest.iter().find(|i| i.writers == Some(1))
     }
 
     /// Everything that makes the run fail: errors, a figure that is not > 0, inexact golden counts.

@@ -18,7 +18,7 @@ impl Results {
             "result",
             "baseline (same run)",
             "ratio",
-            "target (issue 6; not asserted)",
+            "target (issue 16; not asserted)",
         );
         let width = |f: fn(&Row) -> &str| {
             rows.iter()
@@ -71,6 +71,7 @@ impl Results {
         }
         out += &self.queries.render();
         out += &self.retention.render();
+        out += &crate::profile::render(&self.profiles());
         self.write_lists(&mut out, ("\nDetails:", "\nErrors:"), "  - ");
         out
     }
@@ -96,9 +97,9 @@ impl Results {
         );
         let _ = writeln!(
             out,
-            "- **Targets (issue 6; printed, never asserted):** (3) ≥ 60% of (1); (4a) ≥ 50% of (2a); (4b) ≥ 5,000 requests/s; (5) p99 ≤ 250 ms; (6) ≤ 150 MB each. The last column says whether this run met each.\n"
+            "- **Targets (issue 16; printed, never asserted):** (3) ≥ 75% of (1); (7c) two consumers ≥ 85% of (1); (4a) ≥ 50% of (2a); (4b) ≥ 30,000 requests/s with (4c) p99 ≤ 10 ms; (5) p99 ≤ 250 ms; (6) ≤ 150 MB each. The last column says whether this run met each.\n"
         );
-        let _ = writeln!(out, "| # | Measurement | Result | Baseline (same run) | Ratio | Target (issue 6, not asserted) |");
+        let _ = writeln!(out, "| # | Measurement | Result | Baseline (same run) | Ratio | Target (issue 16, not asserted) |");
         let _ = writeln!(out, "|---|---|---:|---|---:|---|");
         for r in self.rows() {
             let _ = writeln!(
@@ -144,6 +145,7 @@ impl Results {
         }
         out += &self.queries.render();
         out += &self.retention.render();
+        out += &crate::profile::render(&self.profiles());
         self.write_lists(&mut out, ("\n### Details\n", "\n### Errors\n"), "- ");
         let _ = writeln!(out, "{END}");
         out
