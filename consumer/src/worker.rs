@@ -95,6 +95,10 @@ impl Worker {
 
     /// Decodes, stores and commits one batch; false when it was abandoned for shutdown.
     async fn process(&self, records: Vec<RawRecord>) -> bool {
+        let records = self.still_assigned(records);
+        if records.is_empty() {
+            return true;
+        }
         let started = Instant::now();
         let decoded = batch::decode(records);
         self.metrics.observe_stage("decode", started.elapsed());
@@ -220,6 +224,29 @@ impl Worker {
             decoded.extend(batch::decode(arrived));
             group::pause_all(&self.consumer);
         }
+    }
+
+    /// Drops records of partitions revoked since they were fetched (fetched ahead, or queued
+    /// before a rebalance): their new owner reads them from the committed offset, so writing
+    /// them here would only make one of the two count them `replayed`.
+    fn still_assigned(&self, mut records: Vec<RawRecord>) -> Vec<RawRecord> {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return records;
+        };
+        let owned: std::collections::HashSet<i32> = assignment
+            .elements_for_topic(&self.store.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let before = records.len();
+        records.retain(|r| owned.contains(&r.partition));
+        if records.len() < before {
+            tracing::info!(
+                dropped = before - records.len(),
+                "records of revoked partitions left to their new owner"
+            );
+        }
+        records
     }
 
     /// Gathers up to `batch_records` records (starting with `records`, fetched ahead), waiting
