@@ -5,6 +5,7 @@
 //! measurement produced no number or the ingest golden counts are not exact.
 
 mod cli;
+mod copy_insert;
 mod dataset;
 mod freshness;
 mod http;
@@ -19,6 +20,7 @@ mod retention;
 mod rounds;
 mod settings;
 mod stages;
+mod wire_client;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,8 @@
 //! the best is the machine's ceiling, not one backend's. Plus two
 //! client-side diagnostics that isolate the consumer's insert statement from everything else
 //! it does (Kafka, decoding, locks, counters): the same sends in 5,000-send transactions through
-//! the consumer's own `insert_new` (one `INSERT ... SELECT FROM unnest(arrays)` per chunk).
+//! the consumer's own `insert_new` (one `INSERT ... SELECT FROM unnest(arrays)` per chunk), and
+//! through COPY into a temporary table ([`crate::copy_insert`]).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub struct PgCeiling {
     pub staging_load: Duration,
     /// The client-side insert diagnostic (sends/s), when run.
     pub client: Option<ClientInsert>,
+    /// The same transactions through COPY BINARY + INSERT … SELECT, when run.
+    pub copy: Option<ClientInsert>,
     pub cpu: crate::procfs::CpuUse,
     /// Every ceiling sample: (sessions, rows/s); `elapsed` is the best one's.
     pub samples: Vec<(usize, f64)>,
@@ -142,7 +145,9 @@ pub async fn run(
 
     let mut best: Option<(Duration, crate::procfs::CpuUse, usize)> = None;
     let mut samples = Vec::new();
-    let mut client: Option<ClientInsert> = None;
+    let (mut client, mut copy): (Option<ClientInsert>, Option<ClientInsert>) = (None, None);
+    // Built before any clock starts: the consumer has its rows in memory too.
+    let batches = consumer_batches(&rows, batch);
     let keep_best = |best: &mut Option<ClientInsert>, run: ClientInsert| {
         if best.as_ref().is_none_or(|b| run.elapsed < b.elapsed) {
             *best = Some(run);
@@ -172,8 +177,19 @@ pub async fn run(
         }
         if diagnostics {
             reset_events(&mut conn).await?;
-            let run = client_insert(&mut conn, &rows, batch, data.distinct()).await?;
-            keep_best(&mut client, run);
+            let timed = |(inserted, elapsed)| ClientInsert {
+                sends: rows.len(),
+                batch,
+                inserted,
+                elapsed,
+            };
+            let run = client_insert(&mut conn, &batches, data.distinct()).await?;
+            keep_best(&mut client, timed(run));
+            reset_events(&mut conn).await?;
+            let run = crate::copy_insert::run(&scope.database_url, &batches, data.distinct())
+                .await
+                .context("(1c) COPY diagnostic")?;
+            keep_best(&mut copy, timed(run));
         }
     }
     let (elapsed, cpu, best_sessions) = best.expect("at least one round");
@@ -183,6 +199,7 @@ pub async fn run(
         elapsed,
         staging_load,
         client,
+        copy,
         cpu,
         samples,
         best_sessions,
@@ -211,17 +228,10 @@ async fn insert_in_sessions(database_url: &str, sessions: usize) -> anyhow::Resu
     Ok(inserted.into_iter().sum())
 }
 
-/// The sends in transactions of `batch`, first occurrence per key within a batch (as the
-/// consumer's `prepare` does), with `RETURNING` of the inserted keys (as the consumer needs).
-async fn client_insert(
-    conn: &mut AsyncPgConnection,
-    rows: &[NewEvent],
-    batch: usize,
-    distinct: usize,
-) -> anyhow::Result<ClientInsert> {
-    // Built before the clock starts: the consumer has its rows in memory too.
-    let batches: Vec<Vec<NewEvent>> = rows
-        .chunks(batch.max(1))
+/// The sends cut into transactions of `batch`, first occurrence per key within a batch (as the
+/// consumer's `prepare` does).
+fn consumer_batches(rows: &[NewEvent], batch: usize) -> Vec<Vec<NewEvent>> {
+    rows.chunks(batch.max(1))
         .map(|chunk| {
             let mut seen = HashSet::with_capacity(chunk.len());
             chunk
@@ -230,10 +240,19 @@ async fn client_insert(
                 .cloned()
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// `batches` one transaction each through `insert_new`, with `RETURNING` of the inserted keys
+/// (as the consumer needs): rows inserted and the time taken.
+async fn client_insert(
+    conn: &mut AsyncPgConnection,
+    batches: &[Vec<NewEvent>],
+    distinct: usize,
+) -> anyhow::Result<(usize, Duration)> {
     let started = Instant::now();
     let mut inserted = 0;
-    for unique in &batches {
+    for unique in batches {
         let keys = conn
             .transaction::<_, anyhow::Error, _>(async |conn| Ok(insert_new(conn, unique).await?))
             .await?;
@@ -244,10 +263,5 @@ async fn client_insert(
         inserted == distinct,
         "client-side insert stored {inserted} rows, expected {distinct}"
     );
-    Ok(ClientInsert {
-        sends: rows.len(),
-        batch,
-        inserted,
-        elapsed,
-    })
+    Ok((inserted, elapsed))
 }

@@ -65,7 +65,7 @@ impl Results {
                 thousands(pg.inserted as f64),
                 pg.staging_load.as_secs_f64()
             ));
-            for (id, run) in [("1b", &pg.client)] {
+            for (id, run) in [("1b", &pg.client), ("1c", &pg.copy)] {
                 if let Some(run) = run {
                     out.push(format!(
                         "({id}) {} sends in {:.2} s as {} transactions of {}, {} inserted",

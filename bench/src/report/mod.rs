@@ -263,6 +263,9 @@ impl Results {
             if let Some(d) = &pg.client {
                 positive("(1b) the consumer's insert", Some(d.rate()));
             }
+            if let Some(c) = &pg.copy {
+                positive("(1c) the COPY insert", Some(c.rate()));
+            }
         }
         positive(
             "(2) raw produce",

@@ -36,6 +36,9 @@ impl Results {
             if let Some(d) = &pg.client {
                 rows.push(row("1b", format!("  diagnostic: the consumer's insert_new alone (INSERT … SELECT FROM unnest(arrays) … RETURNING), {}-send transactions", thousands(d.batch as f64)), format!("{} rows/s", thousands(d.rate())), "(1)", pct(d.rate(), pg.rate()), NONE));
             }
+            if let (Some(c), Some(d)) = (&pg.copy, &pg.client) {
+                rows.push(row("1c", "  diagnostic: the same transactions through COPY (binary) into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING", format!("{} rows/s", thousands(c.rate())), "(1b)", format!("{:.2}×", c.rate() / d.rate()), NONE));
+            }
         }
         rows.push(figure(
             "2a",
