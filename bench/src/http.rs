@@ -11,6 +11,7 @@ use anyhow::ensure;
 use bytes::Bytes;
 
 use crate::dataset::Dataset;
+use crate::wire_client::WireClient;
 
 /// Latency samples in microseconds.
 #[derive(Debug, Clone, Default)]
@@ -154,31 +155,36 @@ pub async fn batches(
     })
 }
 
-/// Single-event requests for `duration` from `connections` concurrent clients.
+/// Single-event requests for `duration` from `connections` concurrent clients, each a
+/// [`WireClient`] (the lightest client, so the cores go to the API and the broker).
 pub async fn singles(
     url: &str,
     data: &Dataset,
     duration: Duration,
     connections: usize,
 ) -> anyhow::Result<Publish> {
-    let client = client(connections);
-    warm_up(&client, url, connections).await;
-    let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{url}/publish");
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let mut client = WireClient::new(&url)?;
+        client.connect().await?;
+        clients.push(client);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
     // Zero-copy slices of the dataset's buffer, handed out round-robin.
     let values: Arc<Vec<Bytes>> = Arc::new((0..data.len()).map(|k| data.value(k)).collect());
     let started = Instant::now();
     let stop_at = started + duration;
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (next, client, url, values) =
-                (next.clone(), client.clone(), url.clone(), values.clone());
+    let workers: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let (next, values) = (next.clone(), values.clone());
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut latencies) = (0usize, 0usize, Latencies::default());
                 while Instant::now() < stop_at {
                     let k = next.fetch_add(1, Ordering::Relaxed) % values.len();
                     let sent = Instant::now();
-                    if post(&client, &url, values[k].clone()).await {
+                    if matches!(client.post(&values[k]).await, Ok(200)) {
                         ok += 1;
                         latencies.0.push(sent.elapsed().as_micros() as u64);
                     } else {
