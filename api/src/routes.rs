@@ -1,7 +1,7 @@
 //! The warp filters: which path and method reach which handler (the routes of
 //! `route_table::ROUTES`), the fallback that answers 404, or 405 with `Allow`, request ids, one
-//! tracing span and one metrics observation per request, and the rule that a 500 body carries
-//! the request id and nothing else.
+//! tracing span, one metrics observation and one access-log line per request, and the rule that
+//! a 500 body carries the request id and nothing else.
 
 use std::convert::Infallible;
 
@@ -87,6 +87,31 @@ async fn fallback(path: warp::path::FullPath, body: impl BodyStream, limit: u64)
         response
     } else {
         body::close_connection(response)
+    }
+}
+
+/// The access-log line of a request, under the target `logagg_api::access`. Failures (4xx,
+/// 5xx) at INFO; successes at DEBUG, as Loki logs its pushes: an ingest endpoint answers
+/// thousands of requests a second, and a line each cost ~10% of a single-event publish
+/// (docs/PERFORMANCE.md). `RUST_LOG=info,logagg_api::access=debug` logs every request.
+fn access_log(info: &warp::log::Info<'_>, route: &str) {
+    macro_rules! line {
+        ($level:expr) => {
+            tracing::event!(
+                target: "logagg_api::access",
+                $level,
+                method = %info.method(),
+                route = %route,
+                status = info.status().as_u16(),
+                latency_ms = info.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            )
+        };
+    }
+    if info.status().is_client_error() || info.status().is_server_error() {
+        line!(tracing::Level::INFO);
+    } else {
+        line!(tracing::Level::DEBUG);
     }
 }
 
@@ -314,13 +339,7 @@ pub fn routes(
             state
                 .metrics
                 .observe(&route, info.status().as_u16(), info.elapsed());
-            tracing::info!(
-                method = %info.method(),
-                route = %route,
-                status = info.status().as_u16(),
-                latency_ms = info.elapsed().as_secs_f64() * 1000.0,
-                "request"
-            );
+            access_log(&info, &route);
         }))
         .with(warp::trace(|info| {
             tracing::info_span!(

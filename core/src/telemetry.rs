@@ -14,11 +14,15 @@ pub fn init() {
         eprintln!("Error: {error}");
         std::process::exit(2);
     });
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // warp's own trace filter reports every 5xx (503s included) as ERROR; our request log
-        // line already carries the status.
-        EnvFilter::new("info,rdkafka=warn,librdkafka=warn,warp::filters::trace=off")
-    });
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn,librdkafka=warn"))
+        // warp's own trace filter logs two lines per request and every 5xx (503s included) as
+        // ERROR; the API's access-log line already carries the request and its status.
+        .add_directive(
+            "warp::filters::trace=off"
+                .parse()
+                .expect("a valid directive"),
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
