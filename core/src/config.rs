@@ -67,7 +67,7 @@ variables! {
     "LOGAGG_CONSUMER_ADDR" = "127.0.0.1:8081": "Listen address of the consumer's /healthz, /health and /metrics.",
     "LOGAGG_CONSUMER_BATCH_RECORDS" = "5000": "Most records the consumer writes in one PostgreSQL transaction.",
     "LOGAGG_CONSUMER_WRITERS" = "2": "PostgreSQL transactions one consumer writes at once, each with its own share of the batch's partitions (1: one at a time). Needs LOGAGG_DB_POOL_SIZE above it.",
-    "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it.",
+    "LOGAGG_CONSUMER_BATCH_WAIT_MS" = "50": "Longest the consumer waits to fill a batch before writing it, counted from the batch's first record.",
     "LOGAGG_CONSUMER_SESSION_TIMEOUT_MS" = "10000": "Kafka session.timeout.ms of the consumer: how long a silent member keeps its partitions.",
     "LOGAGG_RETENTION_ENFORCE" = "true": "Whether this consumer takes part in retention: the one consumer holding the PostgreSQL advisory lock removes expired rows (true/false).",
     "LOGAGG_RETENTION_INTERVAL_MS" = "10000": "Pause between two retention runs of the enforcing consumer (and between its attempts to become the enforcer).",
