@@ -92,7 +92,7 @@ async fn fallback(path: warp::path::FullPath, body: impl BodyStream, limit: u64)
 
 /// The access-log line of a request, under the target `logagg_api::access`. Failures (4xx,
 /// 5xx) at INFO; successes at DEBUG, as Loki logs its pushes: an ingest endpoint answers
-/// thousands of requests a second, and a line each cost ~10% of a single-event publish
+/// thousands of requests a second, and a line each cost ~19% of single-event publish throughput
 /// (docs/PERFORMANCE.md). `RUST_LOG=info,logagg_api::access=debug` logs every request.
 fn access_log(info: &warp::log::Info<'_>, route: &str) {
     macro_rules! line {
