@@ -13,6 +13,8 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
+use crate::pg_ceiling::COLUMNS;
+
 /// Column types of the temporary table, in `COPY` order.
 const TYPES: [Type; 7] = [
     Type::TEXT,
@@ -83,10 +85,10 @@ async fn write_batch(client: &mut Client, rows: &[NewEvent]) -> anyhow::Result<u
     writer.finish().await?;
     let keys = transaction
         .query(
-            "INSERT INTO events (topic, event_id, source, event_timestamp, payload,
-                                 kafka_partition, kafka_offset)
-             SELECT * FROM batch_rows ON CONFLICT (topic, event_id) DO NOTHING
-             RETURNING topic, event_id",
+            &format!(
+                "INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM batch_rows
+                 ON CONFLICT (topic, event_id) DO NOTHING RETURNING topic, event_id"
+            ),
             &[],
         )
         .await?;

@@ -75,7 +75,8 @@ fn rows_of(data: &Dataset) -> Vec<NewEvent> {
         .collect()
 }
 
-const COLUMNS: &str =
+/// The `events` columns a send fills, in the order the consumer binds them.
+pub(crate) const COLUMNS: &str =
     "topic, event_id, source, event_timestamp, payload, kafka_partition, kafka_offset";
 
 async fn load_staging(conn: &mut AsyncPgConnection, rows: &[NewEvent]) -> anyhow::Result<()> {
