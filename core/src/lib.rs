@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod event;
+pub mod ingest;
 pub mod kafka;
 pub mod kafka_security;
 pub mod metrics;
