@@ -14,6 +14,9 @@ pub struct ApiMetrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pub events_accepted: IntCounter,
+    /// Records per ingest protocol (`publish`, `otlp`, `loki`, `elasticsearch`, `syslog`) and
+    /// outcome (`accepted`, `rejected`, `dropped`): one series set for every door.
+    ingest_records: IntCounterVec,
 }
 
 impl Default for ApiMetrics {
@@ -55,17 +58,35 @@ impl ApiMetrics {
                 "Events acked by the broker through POST /publish.",
             ),
         );
+        let ingest_records = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "logagg_ingest_records_total",
+                    "Records received per ingest protocol and outcome (accepted = acked by the broker, rejected = refused as invalid, dropped = lost before validation, e.g. a full UDP buffer).",
+                ),
+                &["protocol", "outcome"],
+            ),
+        );
         Self {
             registry,
             requests,
             latency,
             events_accepted,
+            ingest_records,
         }
     }
 
     /// Adds a metric owned elsewhere (the access decisions of `auth`).
     pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
         self.registry.register(collector).expect("unique metric");
+    }
+
+    /// Counts `n` records of `protocol` with `outcome`.
+    pub fn ingest(&self, protocol: IngestProtocol, outcome: IngestOutcome, n: u64) {
+        self.ingest_records
+            .with_label_values(&[protocol.label(), outcome.label()])
+            .inc_by(n);
     }
 
     pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
@@ -164,4 +185,47 @@ pub fn replica_lag_gauge(lag_ms: i64) -> String {
          logagg_read_replica_lag_seconds {}\n",
         lag_ms as f64 / 1000.0
     )
+}
+
+/// The doors records come in by, as the `protocol` label of `logagg_ingest_records_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestProtocol {
+    Publish,
+    Otlp,
+    Loki,
+    Elasticsearch,
+    Syslog,
+}
+
+impl IngestProtocol {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Publish => "publish",
+            Self::Otlp => "otlp",
+            Self::Loki => "loki",
+            Self::Elasticsearch => "elasticsearch",
+            Self::Syslog => "syslog",
+        }
+    }
+}
+
+/// What became of a record, as the `outcome` label of `logagg_ingest_records_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Acked by the broker.
+    Accepted,
+    /// Refused as invalid (answered in the protocol's error shape).
+    Rejected,
+    /// Lost before it could be validated (a full UDP receive buffer).
+    Dropped,
+}
+
+impl IngestOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Dropped => "dropped",
+        }
+    }
 }
