@@ -51,7 +51,7 @@ bench-smoke: ## a few seconds of each benchmark at small sizes (debug build); ch
 
 soak-retention: ## 22 min steady ingest with a 3 min retention against make up's services; writes docs/RETENTION_SOAK.md (not in make test)
 	cargo build --workspace --bins
-	cargo test -p logagg-e2e --test soak_retention -- --ignored --nocapture
+	cargo test -p logagg-e2e --test main -- --ignored --nocapture soak_retention::
 
 deps: ## install the Debian packages the build needs (apt; nothing when present)
 	@bash scripts/build-deps.sh
@@ -71,4 +71,4 @@ unit: ## the tests that need no service: unit tests and the pure-logic test file
 	cargo test --workspace --lib --bins
 	cargo test -p logagg-core --test config_doc
 	cargo test -p logagg-api --test publish_validation
-	cargo test -p logagg-e2e --test first_hour_docs --test first_hour_config --test codebase_shape
+	cargo test -p logagg-e2e --test main -- first_hour_docs:: first_hour_config:: codebase_shape::

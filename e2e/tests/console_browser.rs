@@ -4,7 +4,7 @@
 //! tail within 2 s (and pause/resume loses none), and a dead letter made from an invalid
 //! record is retried. Screenshots of each page land in target/e2e-screenshots/.
 
-mod console_kit;
+use crate::console_kit;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! cursor paging in both orders (following Link), while new events keep arriving; malformed
 //! filters are 400s naming the parameter.
 
-mod find_support;
+use crate::find_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! `after=<last id>&order=asc`. Each must receive exactly the distinct events it selects:
 //! nothing twice, nothing missing, in commit order.
 
-mod find_support;
+use crate::find_support;
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! partitioner, the gaps a newcomer hit are filled where they look first, and one Makefile
 //! lists each of its targets in `make help`.
 
-mod first_hour;
+use crate::first_hour;
 
 use first_hour::{documentation, murmur2, producing_commands};
 use logagg_testkit::root;

@@ -3,7 +3,7 @@
 //! partition the Java clients' murmur2 partitioner (and logagg's producer) picks, so a topic
 //! published by kcat and over HTTP stays on one partition, in order.
 
-mod first_hour;
+use crate::first_hour;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};

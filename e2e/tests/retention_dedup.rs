@@ -2,7 +2,7 @@
 //! of its `(topic, event_id)` is a duplicate; once it expired, a re-send is stored again and
 //! counted unique. The ledger holds throughout.
 
-mod retention_support;
+use crate::retention_support;
 
 use logagg_testkit::{event_json, TestEnv};
 use retention_support::{backdate, quick_enforcer, set_retention, TIMEOUT};

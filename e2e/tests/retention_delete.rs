@@ -2,7 +2,7 @@
 //! by event ids, by event-time range), each writes an audit row naming the token, the
 //! `deleted` counters are exact, and `replay --rebuild` restores the deleted rows from the log.
 
-mod retention_support;
+use crate::retention_support;
 
 use std::collections::BTreeSet;
 

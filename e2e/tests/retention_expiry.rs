@@ -3,7 +3,7 @@
 //! `unique_processed = rows + expired + deleted` holds at every check, and `/stats`,
 //! `/health`, `/metrics` and `GET /topics` show the policy and the enforcer's run.
 
-mod retention_support;
+use crate::retention_support;
 
 use logagg_testkit::{wait_for, TestEnv};
 use retention_support::{

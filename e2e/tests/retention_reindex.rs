@@ -4,7 +4,7 @@
 //! still answers payload searches, and the ledger stays exact. Nothing is rebuilt while no rows
 //! go.
 
-mod retention_support;
+use crate::retention_support;
 
 use logagg_testkit::http::event_ids;
 use logagg_testkit::{wait_for, TestEnv};

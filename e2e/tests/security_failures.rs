@@ -4,7 +4,7 @@
 //! and the same for PostgreSQL. What the broker acknowledged meanwhile is stored once the
 //! cause is fixed.
 
-mod security_kit;
+use crate::security_kit;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! certificate (mutual TLS), with PostgreSQL reached only over TLS in verify-full; and a
 //! PLAINTEXT client refused by that listener.
 
-mod security_kit;
+use crate::security_kit;
 
 use security_kit::{assert_plaintext_refused, mtls_brokers, mtls_vars, publish_and_store};
 

@@ -2,7 +2,7 @@
 //! password from a file, CA from .local/certs) with PostgreSQL reached only over TLS in
 //! verify-full; and a PLAINTEXT client refused by that listener.
 
-mod security_kit;
+use crate::security_kit;
 
 use security_kit::{assert_plaintext_refused, publish_and_store, sasl_ssl_brokers, sasl_ssl_vars};
 

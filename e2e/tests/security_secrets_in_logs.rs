@@ -4,7 +4,7 @@
 //! logs of the tests that ran before it too: cargo runs test files in name order, and this
 //! one comes after the other security tests) for every secret the tests use.
 
-mod security_kit;
+use crate::security_kit;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //! seconds before, as a publisher's retries do). Output: LOGAGG_SOAK_OUTPUT (a path under the
 //! workspace, default docs/RETENTION_SOAK.md).
 
-mod retention_support;
+use crate::retention_support;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
-//! PostgreSQL stopped and started under a running consumer. A separate test binary: cargo runs
-//! test binaries one after another, and this one takes the shared PostgreSQL down.
+//! PostgreSQL stopped and started under a running consumer. It takes the shared PostgreSQL
+//! down, so it lives in the `disruptive` test binary.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ impl Drop for RestartPostgres {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_restart_during_consumption_loses_nothing() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let env = TestEnv::new("pgrestart", 3).await;
     let plan = LoadPlan::new(LoadSpec {
         events: 20_000,

@@ -1,6 +1,5 @@
-//! The API during a broker outage. This binary stops the shared local Kafka broker, so it runs
-//! on its own (cargo runs test binaries one after another) and always starts the broker again,
-//! even when an assertion fails.
+//! The API during a broker outage. It stops the shared local Kafka broker, so it lives in the
+//! `disruptive` test binary, and always starts the broker again, even when an assertion fails.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -56,6 +55,7 @@ async fn timed_publish(api: &Service, body: &Value) -> (HttpReply, Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_answers_503_while_the_broker_is_down_then_succeeds_once_it_is_back() {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let (env, api) = TestEnv::with_api(
         "api_outage",
         3,
