@@ -5,7 +5,10 @@
 #   - promtool, from Debian's `prometheus` package: the rules/config check
 #     (e2e/tests/observability.rs). Only the promtool binary is taken out of the package
 #     (apt-get download + dpkg-deb) into .local/tools/, because installing the package would
-#     start a Prometheus daemon; a system-wide /usr/bin/promtool is used when present.
+#     start a Prometheus daemon; a system-wide /usr/bin/promtool is used when present;
+#   - shellcheck (Debian package): `make lint` checks scripts/*.sh;
+#   - schemathesis (PyPI, pinned) in the project-local venv .local/venv: the OpenAPI contract
+#     test (e2e/tests/api_contract.rs) runs it against a live API.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +18,7 @@ if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 # Another apt run on the machine (another checkout's script) holds the lock for a while.
 APT_WAIT=(-o DPkg::Lock::Timeout=600)
 
-needed=(chromium chromium-driver)
+needed=(chromium chromium-driver shellcheck)
 missing=()
 for package in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -41,4 +44,16 @@ if [[ ! -x /usr/bin/promtool && ! -x "$PROMTOOL_DIR/usr/bin/promtool" ]]; then
   mkdir -p "$PROMTOOL_DIR"
   dpkg-deb --fsys-tarfile "$download"/prometheus_*.deb | tar -x -C "$PROMTOOL_DIR" ./usr/bin/promtool
   "$PROMTOOL_DIR/usr/bin/promtool" --version >/dev/null
+fi
+
+SCHEMATHESIS_VERSION=4.32.5
+VENV="$ROOT/.local/venv"
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into ${VENV#"$ROOT/"}"
+  # Debian's interpreter first: a pyenv shim may point at a version without venv support.
+  python=/usr/bin/python3
+  [[ -x $python ]] || python=python3
+  "$python" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  "$VENV/bin/schemathesis" --version >/dev/null
 fi

@@ -3,13 +3,15 @@
 //! (`/stats`, `/events`, `/events/stream`, `/dead-letters`, ...) with the token the user gives;
 //! the assets themselves hold no data, so they need no token.
 
+use crate::route_table::IN_TABLE;
 use std::sync::OnceLock;
 
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Reply;
 
 use crate::errors::ApiError;
+use crate::handlers::Request;
 
 /// Where the console lives; `/` redirects here.
 pub const PATH: &str = "/console";
@@ -56,11 +58,6 @@ const ASSETS: &[Asset] = &[
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/// Whether a path belongs to the console (open: it serves no data).
-pub fn is_console_path(path: &str) -> bool {
-    path == "/" || path == PATH || path.starts_with("/console/")
-}
 
 /// An entity tag per build: the assets change only with the binary.
 fn etag() -> &'static HeaderValue {
@@ -121,10 +118,10 @@ fn find(name: &str) -> Option<&'static Asset> {
 ///
 /// `GET /`: to the console.
 #[utoipa::path(
-    get, path = "/",
+    get, path = IN_TABLE,
     responses((status = 308, description = "Location: /console")),
 )]
-pub fn root() -> Response {
+pub async fn root(_: Request) -> Response {
     let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
     response
         .headers_mut()
@@ -136,13 +133,13 @@ pub fn root() -> Response {
 ///
 /// `GET /console`: the console's page.
 #[utoipa::path(
-    get, path = "/console",
+    get, path = IN_TABLE,
     responses((status = 200, description = "The console page", body = String, content_type = "text/html")),
 )]
-pub fn index(if_none_match: Option<String>) -> Response {
+pub async fn index(request: Request) -> Response {
     serve(
         find("index.html").expect("index.html is an asset"),
-        if_none_match.as_deref(),
+        request.header("if-none-match").as_deref(),
     )
 }
 
@@ -150,37 +147,18 @@ pub fn index(if_none_match: Option<String>) -> Response {
 ///
 /// `GET /console/{asset}`: one of the console's scripts, style sheets or vendored files.
 #[utoipa::path(
-    get, path = "/console/{asset}",
+    get, path = IN_TABLE,
     params(("asset" = String, Path, description = "e.g. app.js, vendor/uplot/uPlot.iife.min.js")),
     responses(
         (status = 200, description = "The file, with its content type", body = String),
         (status = 404, description = "No such file", body = logagg_core::contract::ErrorBody),
     ),
 )]
-pub fn asset(name: &str, if_none_match: Option<String>) -> Result<Response, ApiError> {
+pub async fn asset(request: Request) -> Result<Response, ApiError> {
+    let name = request.matched.as_str();
     find(name)
-        .map(|asset| serve(asset, if_none_match.as_deref()))
+        .map(|asset| serve(asset, request.header("if-none-match").as_deref()))
         .ok_or_else(|| ApiError::NotFound(format!("no console file {name:?}")))
-}
-
-/// The console's routes: `/`, `/console`, `/console/{asset}`. Boxed: the router's filter type
-/// is already deep enough to reach the compiler's limits.
-pub fn routes() -> warp::filters::BoxedFilter<(Response,)> {
-    let if_none_match = || warp::header::optional::<String>("if-none-match");
-    let redirect = warp::path::end().and(warp::get()).map(root);
-    let page = warp::path!("console")
-        .and(warp::get())
-        .and(if_none_match())
-        .map(index);
-    let file = warp::path("console")
-        .and(warp::path::tail())
-        .and(warp::get())
-        .and(if_none_match())
-        .map(|tail: warp::path::Tail, tag| match tail.as_str() {
-            "" => index(tag),
-            name => asset(name, tag).unwrap_or_else(Reply::into_response),
-        });
-    redirect.or(page).unify().or(file).unify().boxed()
 }
 
 #[cfg(test)]
@@ -232,8 +210,6 @@ mod tests {
         let tag = first.headers()[header::ETAG].to_str().unwrap().to_owned();
         assert_eq!(serve(page, Some(&tag)).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(serve(page, Some("\"old\"")).status(), StatusCode::OK);
-        assert!(asset("nope.js", None).is_err());
-        assert!(is_console_path("/console/app.js") && is_console_path("/"));
-        assert!(!is_console_path("/consoles"));
+        assert!(find("nope.js").is_none());
     }
 }

@@ -1,41 +1,18 @@
-//! The OpenAPI document served at `GET /openapi.json`, generated (utoipa) from the handlers'
-//! `#[utoipa::path]` annotations and the contract types in `logagg_core::contract`, so it cannot
-//! drift from the bodies actually served. A test checks it names exactly the route table.
+//! The OpenAPI document served at `GET /openapi.json`: its `paths` are the route table's, each
+//! operation generated (utoipa) from its handler's `#[utoipa::path]`, the schemas from the
+//! contract types in `logagg_core::contract`, so it cannot drift from what is served.
 
 use logagg_core::contract;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::console;
-use crate::handlers::{admin, dead_letters, events, export, health, publish, stats, stream};
+use crate::route_table::{Access, ROUTES};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "logagg",
         description = "Idempotent event aggregator: publish log events, read them back deduplicated, with exact counters."
-    ),
-    paths(
-        publish::publish,
-        events::list,
-        events::get_one,
-        stream::stream,
-        export::export,
-        dead_letters::topics,
-        dead_letters::list,
-        dead_letters::retry,
-        stats::stats,
-        health::health,
-        health::healthz,
-        health::metrics,
-        openapi_json,
-        admin::get_retention,
-        admin::put_retention,
-        admin::delete,
-        admin::deletes,
-        console::root,
-        console::index,
-        console::asset,
     ),
     components(schemas(
         logagg_core::Event,
@@ -66,9 +43,36 @@ use crate::handlers::{admin, dead_letters, events, export, health, publish, stat
         contract::RetryResponse,
         logagg_core::db::counters::TopicSummary,
     )),
-    modifiers(&BearerScheme, &CommonResponses),
+    modifiers(&TablePaths, &BearerScheme, &CommonResponses),
 )]
 struct ApiDoc;
+
+/// The route table's paths, each with its handler's operation; the operation id is the
+/// method and path (handlers in different modules share names).
+struct TablePaths;
+
+impl Modify for TablePaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for route in ROUTES {
+            let doc = (route.doc)();
+            let mut operation = doc.operation;
+            let id: String = format!("{} {}", route.method, route.path)
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            operation.operation_id = Some(id);
+            openapi
+                .paths
+                .add_path_operation(route.path, doc.methods, operation);
+        }
+    }
+}
 
 /// Declares the `bearer` scheme `POST /publish` names.
 struct BearerScheme;
@@ -90,7 +94,6 @@ struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::HttpMethod;
         use utoipa::openapi::security::SecurityRequirement;
         use utoipa::openapi::{RefOr, ResponseBuilder};
         let error = |description: String| {
@@ -106,37 +109,35 @@ impl Modify for CommonResponses {
                     .build(),
             )
         };
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                (HttpMethod::Get, &mut item.get),
-                (HttpMethod::Post, &mut item.post),
-                (HttpMethod::Put, &mut item.put),
-            ];
-            for (method, operation) in operations {
-                let Some(operation) = operation.as_mut() else {
-                    continue;
-                };
-                let responses = &mut operation.responses.responses;
-                responses.entry("500".into()).or_insert_with(|| {
-                    error("Internal error (only the request id is returned)".into())
+        for route in ROUTES {
+            let Some(item) = openapi.paths.paths.get_mut(route.path) else {
+                continue;
+            };
+            let operation = match route.method.as_str() {
+                "GET" => &mut item.get,
+                "POST" => &mut item.post,
+                "PUT" => &mut item.put,
+                "DELETE" => &mut item.delete,
+                _ => continue,
+            };
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            let responses = &mut operation.responses.responses;
+            responses.entry("500".into()).or_insert_with(|| {
+                error("Internal error (only the request id is returned)".into())
+            });
+            if let Access::Scope(scope) = route.access {
+                responses.entry("401".into()).or_insert_with(|| {
+                    error("Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)".into())
                 });
-                let method = match method {
-                    HttpMethod::Post => warp::http::Method::POST,
-                    HttpMethod::Put => warp::http::Method::PUT,
-                    _ => warp::http::Method::GET,
-                };
-                if let Some(scope) = crate::auth::required_scope(&method, path) {
-                    responses.entry("401".into()).or_insert_with(|| {
-                        error("Missing or unknown bearer token (when API tokens are configured; docs/SECURITY.md)".into())
-                    });
-                    responses.entry("403".into()).or_insert_with(|| {
-                        error(format!("The token lacks the {} scope", scope.name()))
-                    });
-                    operation.security = Some(vec![
-                        SecurityRequirement::default(),
-                        SecurityRequirement::new("bearer", Vec::<String>::new()),
-                    ]);
-                }
+                responses.entry("403".into()).or_insert_with(|| {
+                    error(format!("The token lacks the {} scope", scope.name()))
+                });
+                operation.security = Some(vec![
+                    SecurityRequirement::default(),
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                ]);
             }
         }
     }
@@ -144,11 +145,13 @@ impl Modify for CommonResponses {
 
 /// This document.
 #[utoipa::path(
-    get, path = "/openapi.json",
+    get, path = crate::route_table::IN_TABLE,
     responses((status = 200, description = "OpenAPI 3", body = Object)),
 )]
-#[allow(dead_code)]
-fn openapi_json() {}
+pub async fn serve(_: crate::handlers::Request) -> warp::reply::Response {
+    use warp::Reply;
+    warp::reply::json(&document()).into_response()
+}
 
 /// The document, as JSON.
 pub fn document() -> serde_json::Value {
@@ -158,7 +161,6 @@ pub fn document() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route_table::ROUTES;
 
     #[test]
     fn documents_exactly_the_route_table() {
@@ -172,7 +174,7 @@ mod tests {
         documented.sort();
         let mut served: Vec<_> = ROUTES
             .iter()
-            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .map(|r| (r.method.to_string(), r.path.to_string()))
             .collect();
         served.sort();
         assert_eq!(documented, served);
@@ -233,11 +235,12 @@ mod tests {
     #[test]
     fn common_responses_follow_the_scopes() {
         let doc = document();
-        for (method, path) in ROUTES {
-            let operation = &doc["paths"][*path][method.to_lowercase()];
+        for route in ROUTES {
+            let (method, path) = (route.method.as_str(), route.path);
+            let operation = &doc["paths"][path][method.to_lowercase()];
             let responses = &operation["responses"];
             assert!(responses["500"].is_object(), "{method} {path}");
-            let needs_token = crate::auth::required_scope(&method.parse().unwrap(), path).is_some();
+            let needs_token = route.access != Access::Open;
             assert_eq!(responses["401"].is_object(), needs_token, "{method} {path}");
             assert_eq!(responses["403"].is_object(), needs_token, "{method} {path}");
             assert_eq!(

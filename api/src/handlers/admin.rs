@@ -3,6 +3,7 @@
 //! runs in bounded steps (LOGAGG_RETENTION_STEP_ROWS rows per transaction), each moving the
 //! `deleted` counter and the audit row's count with its rows.
 
+use crate::route_table::IN_TABLE;
 use bytes::Bytes;
 use futures::FutureExt;
 use logagg_core::contract::{
@@ -12,13 +13,14 @@ use logagg_core::db::retention::{self, Doomed};
 use logagg_core::db::DbError;
 use logagg_core::event::is_valid_topic;
 use serde::de::DeserializeOwned;
-use warp::http::{HeaderMap, Method};
 use warp::reply::Response;
 use warp::Reply;
 
+use crate::auth::Caller;
 use crate::body::{self, BodyError, BodyStream};
 use crate::errors::ApiError;
 use crate::handlers::responses::{query_json, AdminWriteErrors, DbUnavailable};
+use crate::handlers::Request;
 use crate::state::AppState;
 
 /// Admin bodies are small; anything bigger is refused unread.
@@ -69,26 +71,24 @@ fn invalid(field: &str, message: &str) -> ApiError {
     }
 }
 
-/// Who asked: the token's name, or `anonymous` on an open API.
-fn caller(state: &AppState, method: &Method, path: &str, headers: &HeaderMap) -> String {
-    match state.auth.check(method, path, headers) {
-        Ok(Some(caller)) => caller.name,
-        _ => "anonymous".into(),
-    }
-}
-
-/// Reads the JSON body of an admin write as `T`, hands it to `handle` and answers what it
-/// returns (or the body's error), closing the connection when the body was left unread.
-pub async fn with_json_body<T, S, F, Fut>(body: S, handle: F) -> Response
+/// Reads the JSON body of an admin write as `T`, hands it to `handle` with the state and the
+/// caller, and answers what it returns (or the body's error), closing the connection when the
+/// body was left unread.
+async fn write<T, F, Fut>(request: Request, handle: F) -> Response
 where
     T: DeserializeOwned,
-    S: BodyStream,
-    F: FnOnce(T) -> Fut,
+    F: FnOnce(AppState, Caller, T) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
-    let (request, complete) = json_body::<T, _>(body).await;
-    let result = match request {
-        Ok(request) => handle(request).await,
+    let Request {
+        state,
+        caller,
+        body,
+        ..
+    } = request;
+    let (decoded, complete) = json_body::<T, _>(body).await;
+    let result = match decoded {
+        Ok(decoded) => handle(state, caller, decoded).await,
         Err(error) => Err(error),
     };
     let response = result.unwrap_or_else(Reply::into_response);
@@ -101,22 +101,29 @@ where
 
 /// The default retention, per-topic policies and the enforcer's last run (admin scope).
 #[utoipa::path(
-    get, path = "/admin/retention",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Policies", body = RetentionPolicies), DbUnavailable),
 )]
-pub async fn get_retention(state: AppState) -> Result<Response, ApiError> {
-    query_json(&state.pool, |conn| retention::policies(conn).boxed()).await
+pub async fn get_retention(request: Request) -> Result<Response, ApiError> {
+    query_json(&request.state.pool, |conn| {
+        retention::policies(conn).boxed()
+    })
+    .await
 }
 
 /// Sets the default (no topic) or one topic's retention; age is the stored time (admin scope).
 #[utoipa::path(
-    put, path = "/admin/retention",
+    put, path = IN_TABLE,
     request_body = SetRetention,
     responses((status = 200, description = "The policies after the change", body = RetentionPolicies), AdminWriteErrors),
 )]
-pub async fn put_retention(
+pub async fn put_retention(request: Request) -> Response {
+    write(request, set_retention).await
+}
+
+async fn set_retention(
     state: AppState,
-    headers: HeaderMap,
+    caller: Caller,
     request: SetRetention,
 ) -> Result<Response, ApiError> {
     let topic = match request.topic.as_deref() {
@@ -135,12 +142,12 @@ pub async fn put_retention(
             "must be above 0 (null keeps forever)",
         ));
     }
-    let who = caller(&state, &Method::PUT, "/admin/retention", &headers);
+    let who = caller.name();
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     if request.inherit {
         retention::clear_policy(&mut conn, topic).await?;
     } else {
-        retention::set_policy(&mut conn, topic, request.retention_seconds, &who).await?;
+        retention::set_policy(&mut conn, topic, request.retention_seconds, who).await?;
     }
     tracing::info!(topic, seconds = ?request.retention_seconds, inherit = request.inherit, by = %who, "retention policy set");
     let policies = retention::policies(&mut conn).await?;
@@ -172,19 +179,23 @@ fn check_filter(filter: &DeleteFilter) -> Result<(), ApiError> {
 
 /// Deletes the stored events matching every field of the filter, writes an audit row, counts them `deleted` (admin scope).
 #[utoipa::path(
-    post, path = "/admin/delete",
+    post, path = IN_TABLE,
     request_body = DeleteFilter,
     responses((status = 200, description = "Deleted (an empty or invalid filter is a 422)", body = DeleteResponse), AdminWriteErrors),
 )]
-pub async fn delete(
+pub async fn delete(request: Request) -> Response {
+    write(request, delete_matching).await
+}
+
+async fn delete_matching(
     state: AppState,
-    headers: HeaderMap,
+    caller: Caller,
     filter: DeleteFilter,
 ) -> Result<Response, ApiError> {
     check_filter(&filter)?;
-    let who = caller(&state, &Method::POST, "/admin/delete", &headers);
+    let who = caller.name();
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
-    let audit_id = retention::open_audit(&mut conn, &who, &filter).await?;
+    let audit_id = retention::open_audit(&mut conn, who, &filter).await?;
     let (group, topic) = (&state.kafka.group, &state.kafka.topic);
     let mut deleted = 0;
     loop {
@@ -207,11 +218,11 @@ pub async fn delete(
 
 /// The audit of admin deletes, newest first (admin scope).
 #[utoipa::path(
-    get, path = "/admin/deletes",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Audit rows", body = [AuditEntry]), DbUnavailable),
 )]
-pub async fn deletes(state: AppState) -> Result<Response, ApiError> {
-    query_json(&state.pool, |conn| {
+pub async fn deletes(request: Request) -> Result<Response, ApiError> {
+    query_json(&request.state.pool, |conn| {
         retention::audit(conn, AUDIT_ROWS).boxed()
     })
     .await

@@ -2,6 +2,7 @@
 //! base64 otherwise) and `POST /dead-letters/{id}/retry` (re-publishes the raw record to the
 //! Kafka topic and marks the dead letter retried).
 
+use crate::route_table::IN_TABLE;
 use base64::Engine;
 use futures::FutureExt;
 use logagg_core::contract::{DeadLetterView, ErrorBody, RawEncoding, RetryResponse};
@@ -12,24 +13,30 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::Reply;
 
+use crate::auth::Caller;
 use crate::errors::ApiError;
 use crate::handlers::events::QueryParams;
 use crate::handlers::responses::{query_json, DbUnavailable, ReadErrors};
-use crate::handlers::search;
-use crate::state::AppState;
+use crate::handlers::{search, Request};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 /// Every topic with its stored count, event-time bounds, last store time and counters.
 #[utoipa::path(
-    get, path = "/topics",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Every topic", body = Vec<TopicSummary>), DbUnavailable),
 )]
-pub async fn topics(state: AppState) -> Result<Response, ApiError> {
+pub async fn topics(request: Request) -> Result<Response, ApiError> {
+    let Request { state, caller, .. } = request;
     let kafka = state.kafka.clone();
     query_json(&state.read_pool, move |conn| {
-        async move { counters::summaries(conn, &kafka.group, &kafka.topic).await }.boxed()
+        async move {
+            let mut topics = counters::summaries(conn, &kafka.group, &kafka.topic).await?;
+            topics.retain(|summary| caller.may_see(&summary.topic));
+            Ok(topics)
+        }
+        .boxed()
     })
     .await
 }
@@ -46,6 +53,16 @@ fn raw(bytes: &Option<Vec<u8>>) -> (Option<String>, Option<RawEncoding>) {
             ),
         },
     }
+}
+
+/// Whether the record's key (its topic, as the wire format has it) is one `caller` may see.
+fn keyed_for(caller: &Caller, letter: &StoredDeadLetter) -> bool {
+    letter
+        .letter
+        .record_key
+        .as_deref()
+        .and_then(|key| std::str::from_utf8(key).ok())
+        .is_some_and(|topic| caller.may_see(topic))
 }
 
 fn render(letter: &StoredDeadLetter) -> DeadLetterView {
@@ -138,7 +155,7 @@ fn parse(params: &QueryParams) -> Result<DeadLetterQuery, ApiError> {
 
 /// Records the consumer could not store, newest first (Link: rel=next); raw key and value as UTF-8 or base64 (key_encoding, value_encoding).
 #[utoipa::path(
-    get, path = "/dead-letters",
+    get, path = IN_TABLE,
     params(
         ("partition" = Option<i32>, Query, description = "Kafka partition"),
         ("error" = Option<String>, Query, description = "Case-insensitive substring of the error"),
@@ -153,7 +170,9 @@ fn parse(params: &QueryParams) -> Result<DeadLetterQuery, ApiError> {
         ReadErrors,
     ),
 )]
-pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
+pub async fn list(request: Request) -> Result<Response, ApiError> {
+    let params = &request.params()?;
+    let Request { state, caller, .. } = request;
     let query = parse(params)?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let mut rows = dead_letters::page(
@@ -168,7 +187,13 @@ pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, Api
     drop(conn);
     let more = rows.len() as i64 > query.limit;
     rows.truncate(query.limit as usize);
-    let body: Vec<DeadLetterView> = rows.iter().map(render).collect();
+    // A topic-limited caller sees the records keyed by its topics only (a page may come out
+    // short; `Link` still continues below its last row).
+    let body: Vec<DeadLetterView> = rows
+        .iter()
+        .filter(|letter| caller.topics().is_none() || keyed_for(&caller, letter))
+        .map(render)
+        .collect();
     let mut response = warp::reply::json(&body).into_response();
     if let (true, Some(last)) = (more, rows.last()) {
         // The same query continued below the last id.
@@ -198,7 +223,7 @@ pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, Api
 /// `POST /dead-letters/{id}/retry`: the record goes back to the Kafka topic exactly as it was
 /// read (the consumer then judges it again, e.g. after a fix); the dead letter is marked.
 #[utoipa::path(
-    post, path = "/dead-letters/{id}/retry",
+    post, path = IN_TABLE,
     params(("id" = i64, Path, description = "The dead letter's id")),
     responses(
         (status = 200, description = "Re-published", body = RetryResponse),
@@ -206,7 +231,9 @@ pub async fn list(state: AppState, params: &QueryParams) -> Result<Response, Api
         (status = 503, description = "Broker or database unavailable", body = ErrorBody),
     ),
 )]
-pub async fn retry(state: AppState, id: &str) -> Result<Response, ApiError> {
+pub async fn retry(request: Request) -> Result<Response, ApiError> {
+    let Request { state, matched, .. } = request;
+    let id = matched.as_str();
     let missing = || ApiError::NotFound(format!("no dead letter {id:?}"));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;

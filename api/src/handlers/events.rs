@@ -1,5 +1,6 @@
 //! `GET /events` (cursor-paged list) and `GET /events/{topic}/{event_id}`.
 
+use crate::route_table::IN_TABLE;
 use std::collections::HashMap;
 
 use logagg_core::contract::{ErrorBody, EventView};
@@ -14,7 +15,7 @@ use crate::errors::ApiError;
 use crate::handlers::export;
 use crate::handlers::responses::{PageParams, ReadErrors};
 use crate::handlers::search::{self, FILTER_PARAMS};
-use crate::state::AppState;
+use crate::handlers::{visible, Request};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -114,7 +115,7 @@ pub async fn resolve(
 
 /// Stored events matching the filters, newest first by default (cursor-paged by id), or order=asc in commit order (cursor-paged by <tx>.<id>, safe for readers following new data); Link: rel=next. Accept: application/x-ndjson exports every match.
 #[utoipa::path(
-    get, path = "/events",
+    get, path = IN_TABLE,
     params(
         search::FilterParams,
         PageParams,
@@ -125,17 +126,19 @@ pub async fn resolve(
         ReadErrors,
     ),
 )]
-pub async fn list(
-    state: AppState,
-    params: &QueryParams,
-    accept: Option<String>,
-) -> Result<Response, ApiError> {
-    if accept.is_some_and(|a| a.contains(export::NDJSON)) {
-        return export::export(state, params).await;
+pub async fn list(request: Request) -> Result<Response, ApiError> {
+    let params = request.params()?;
+    if request
+        .header("accept")
+        .is_some_and(|a| a.contains(export::NDJSON))
+    {
+        return export::run(request, &params).await;
     }
-    let query = parse_query(params)?;
+    let Request { state, caller, .. } = request;
+    let mut query = parse_query(&params)?;
+    let nothing = || Ok(warp::reply::json(&Vec::<()>::new()).into_response());
     if !search::satisfiable(&query.filter) {
-        return Ok(warp::reply::json(&Vec::<()>::new()).into_response());
+        return nothing();
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let mut conn = state
@@ -143,6 +146,9 @@ pub async fn list(
         .get()
         .await
         .map_err(logagg_core::db::DbError::from)?;
+    if !visible::narrow(&mut conn, &state, &caller, &mut query.filter).await? {
+        return nothing();
+    }
     let query = resolve(&mut conn, query).await?;
     if query.order == Order::Asc {
         logagg_core::db::tail::wait_for_horizon(&mut conn, HORIZON_WAIT).await?;
@@ -208,7 +214,7 @@ fn storable(text: &str) -> bool {
 /// `GET /events/{topic}/{event_id}`: the topic may itself contain `/`, so the last path segment
 /// is the event id and everything before it the topic (percent-encode a `/` inside an id).
 #[utoipa::path(
-    get, path = "/events/{topic}/{event_id}",
+    get, path = IN_TABLE,
     params(
         ("topic" = String, Path, description = "The event's topic (may contain /)"),
         ("event_id" = String, Path, description = "The event id (percent-encode a / inside it)"),
@@ -219,7 +225,14 @@ fn storable(text: &str) -> bool {
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
 )]
-pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> {
+pub async fn get_one(request: Request) -> Result<Response, ApiError> {
+    let Request {
+        state,
+        caller,
+        matched,
+        ..
+    } = request;
+    let tail = matched.as_str();
     let usage = || ApiError::NotFound("no such route; use /events/{topic}/{event_id}".into());
     let (topic, event_id) = tail.rsplit_once('/').ok_or_else(usage)?;
     let topic = percent_decode_str(topic).decode_utf8_lossy().into_owned();
@@ -230,7 +243,8 @@ pub async fn get_one(state: AppState, tail: &str) -> Result<Response, ApiError> 
         return Err(usage());
     }
     let missing = || ApiError::NotFound(format!("no event {event_id:?} in topic {topic:?}"));
-    if !storable(&topic) || !storable(&event_id) {
+    // Another topic's event is as unknown to a topic-limited caller as a missing one.
+    if !storable(&topic) || !storable(&event_id) || !caller.may_see(&topic) {
         return Err(missing());
     }
     let mut conn = state

@@ -3,6 +3,7 @@
 //! constant memory from one consistent snapshot (a REPEATABLE READ READ ONLY transaction read
 //! in keyset batches).
 
+use crate::route_table::IN_TABLE;
 use bytes::Bytes;
 use logagg_core::contract::EventView;
 use logagg_core::db::events::Order;
@@ -15,8 +16,7 @@ use warp::Reply;
 use crate::errors::ApiError;
 use crate::handlers::events::QueryParams;
 use crate::handlers::responses::{PageParams, ReadErrors};
-use crate::handlers::{events, search};
-use crate::state::AppState;
+use crate::handlers::{events, search, visible, Request};
 
 pub const NDJSON: &str = "application/x-ndjson";
 /// Rows per keyset batch: bounds the memory of one export (a few MB of rows and JSON).
@@ -28,14 +28,21 @@ const BATCHES_AHEAD: usize = 2;
 
 /// Every matching event as NDJSON, streamed from one consistent snapshot, no row cap (also GET /events with Accept: application/x-ndjson).
 #[utoipa::path(
-    get, path = "/events/export",
+    get, path = IN_TABLE,
     params(search::FilterParams, PageParams),
     responses(
         (status = 200, description = "One EventView per line", body = String, content_type = "application/x-ndjson"),
         ReadErrors,
     ),
 )]
-pub async fn export(state: AppState, params: &QueryParams) -> Result<Response, ApiError> {
+pub async fn export(request: Request) -> Result<Response, ApiError> {
+    let params = request.params()?;
+    run(request, &params).await
+}
+
+/// The export of `params` (also `GET /events` asked for NDJSON).
+pub async fn run(request: Request, params: &QueryParams) -> Result<Response, ApiError> {
+    let Request { state, caller, .. } = request;
     if params.contains_key("limit") {
         return Err(ApiError::BadRequest(
             "limit: an export has no row limit; narrow it with the filters or before/after".into(),
@@ -53,8 +60,10 @@ pub async fn export(state: AppState, params: &QueryParams) -> Result<Response, A
     .map_err(|_| busy())?
     .map_err(|_| busy())?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(BATCHES_AHEAD);
-    if search_db_satisfiable(&query) {
-        let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
+    let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
+    if search_db_satisfiable(&query)
+        && visible::narrow(&mut conn, &state, &caller, &mut query.filter).await?
+    {
         let query = events::resolve(&mut conn, query).await?;
         tokio::spawn(async move {
             let _permit = permit;

@@ -1,5 +1,6 @@
 //! `GET /health` (ready: broker and database answer), `GET /healthz` (alive), `GET /metrics`.
 
+use crate::route_table::IN_TABLE;
 use std::time::Duration;
 
 use logagg_core::contract::{
@@ -24,19 +25,21 @@ async fn retention_status(state: &AppState) -> Option<RetentionStatus> {
     .flatten()
 }
 
+use crate::handlers::Request;
 use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Readiness: broker and database.
 #[utoipa::path(
-    get, path = "/health",
+    get, path = IN_TABLE,
     responses(
         (status = 200, description = "Healthy", body = HealthResponse),
         (status = 503, description = "A dependency is down", body = HealthResponse),
     ),
 )]
-pub async fn health(state: AppState) -> Response {
+pub async fn health(request: Request) -> Response {
+    let state = request.state;
     let database = db::ping(&state.pool).await;
     let producer = state.producer.clone();
     let broker = tokio::task::spawn_blocking(move || {
@@ -92,22 +95,23 @@ async fn read_replica(state: &AppState) -> ReplicaHealth {
 
 /// Liveness.
 #[utoipa::path(
-    get, path = "/healthz",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Alive", body = AliveResponse)),
 )]
-pub fn healthz() -> Response {
+pub async fn healthz(_: Request) -> Response {
     warp::reply::json(&AliveResponse::default()).into_response()
 }
 
 /// Prometheus metrics.
 #[utoipa::path(
-    get, path = "/metrics",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")),
 )]
 /// The API's own metrics plus the pending dead letters, the offsets lost per partition and the
 /// retention enforcer's last run, read on one connection within one timeout (all omitted while
 /// PostgreSQL is down).
-pub async fn metrics(state: AppState) -> Response {
+pub async fn metrics(request: Request) -> Response {
+    let state = request.state;
     let from_database = tokio::time::timeout(CHECK_TIMEOUT, async {
         let mut conn = state.pool.get().await.ok()?;
         let pending = dead_letters::pending(&mut conn, &state.kafka.group)

@@ -1,4 +1,5 @@
-//! Request handlers, one module per resource; filters live in `routes`.
+//! Request handlers, one module per resource, each an `async fn(Request)` named in
+//! `route_table::ROUTES`; `request` is what every handler receives.
 
 pub mod admin;
 pub mod dead_letters;
@@ -7,7 +8,11 @@ pub mod export;
 pub mod health;
 pub mod publish;
 pub mod publish_wire;
+pub mod request;
 pub mod responses;
 pub mod search;
 pub mod stats;
 pub mod stream;
+pub mod visible;
+
+pub use request::Request;

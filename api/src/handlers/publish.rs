@@ -5,6 +5,7 @@
 //! Once the route matched (path and method) this handler answers every request itself: a
 //! rejection here would fall through to the 404/405 fallback of the router.
 
+use crate::route_table::IN_TABLE;
 use bytes::Bytes;
 use logagg_core::contract::{ErrorBody, PublishRequest, PublishResponse, PublishedOffset};
 use logagg_core::Event;
@@ -14,9 +15,11 @@ use warp::http::{header, HeaderMap};
 use warp::reply::Response;
 use warp::Reply;
 
+use crate::auth::Caller;
 use crate::body::{self, BodyError, BodyStream};
 use crate::errors::{ApiError, ItemError};
 use crate::handlers::publish_wire::{self, WireEvent};
+use crate::handlers::Request;
 use crate::state::AppState;
 
 /// Largest serialized event: librdkafka's default message.max.bytes less room for the key and
@@ -28,7 +31,7 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
 /// Checked in order: body size, content type, JSON, every event; then the broker. The body is
 /// read first (up to the limit) whatever the answer, so the connection stays usable.
 #[utoipa::path(
-    post, path = "/publish",
+    post, path = IN_TABLE,
     request_body = PublishRequest,
     responses(
         (status = 200, description = "Accepted: acked by the broker", body = PublishResponse),
@@ -36,15 +39,19 @@ pub const MAX_EVENT_BYTES: usize = 1_000_000 - 1_024;
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Content type is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid events (details per item); nothing published", body = ErrorBody),
+        (status = 403, description = "The token lacks the publish scope, or may not publish to an event's topic (named)", body = ErrorBody),
         (status = 429, description = "Over the token's publish rate; nothing published; retry after Retry-After", body = ErrorBody),
         (status = 503, description = "Broker unavailable or slow, or the API at its in-flight publish cap (LOGAGG_API_MAX_INFLIGHT_PUBLISH_BYTES); nothing published; retry after Retry-After", body = ErrorBody),
     ),
 )]
-pub async fn publish(
-    state: AppState,
-    headers: HeaderMap,
-    body: impl BodyStream + Send,
-) -> Response {
+pub async fn publish(request: Request) -> Response {
+    let Request {
+        state,
+        caller,
+        headers,
+        body,
+        ..
+    } = request;
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -71,7 +78,7 @@ pub async fn publish(
         }
         (Err(BodyError::Read(_)), _) => false,
     };
-    let response = handle(&state, &headers, body)
+    let response = handle(&state, &caller, &headers, body)
         .await
         .unwrap_or_else(Reply::into_response);
     if complete {
@@ -106,6 +113,7 @@ where
 
 async fn handle(
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BodyError>,
 ) -> Result<Response, ApiError> {
@@ -129,7 +137,8 @@ async fn handle(
             parse_events(value, max_events)?
         }
     };
-    state.auth.admit_publish(headers, events.len())?;
+    caller.check_topics(events.iter().map(|e| e.topic.as_str()))?;
+    state.auth.admit_publish(caller, events.len())?;
     let records: Vec<(&str, &[u8])> = events
         .iter()
         .map(|e| (e.topic.as_str(), e.json.as_slice()))

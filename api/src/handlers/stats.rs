@@ -1,6 +1,7 @@
 //! `GET /stats`: counters read from PostgreSQL (identical from every API instance, surviving
 //! restarts) plus the consumer lag from the broker's watermarks.
 
+use crate::route_table::IN_TABLE;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -12,25 +13,28 @@ use warp::Reply;
 
 use crate::errors::ApiError;
 use crate::handlers::responses::DbUnavailable;
-use crate::state::AppState;
+use crate::handlers::Request;
 
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Exact counters from PostgreSQL, topics, consumer lag.
 #[utoipa::path(
-    get, path = "/stats",
+    get, path = IN_TABLE,
     responses((status = 200, description = "Counters", body = StatsResponse), DbUnavailable),
 )]
-pub async fn stats(state: AppState) -> Result<Response, ApiError> {
+pub async fn stats(request: Request) -> Result<Response, ApiError> {
+    let Request { state, caller, .. } = request;
     let mut conn = state.pool.get().await.map_err(DbError::from)?;
     let rows = progress::all(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
-    let topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
+    let mut topics = counters::by_topic(&mut conn, &state.kafka.group, &state.kafka.topic).await?;
     let stored_events = events::count(&mut conn).await?;
     let dead = dead_letters::pending(&mut conn, &state.kafka.group).await?;
     let retention = retention::status(&mut conn).await?;
     drop(conn);
     let expired = topics.iter().map(|(_, c)| c.expired).sum();
     let deleted = topics.iter().map(|(_, c)| c.deleted).sum();
+    // A topic-limited caller sees its topics' counters only (the totals stay the fleet's).
+    topics.retain(|(topic, _)| caller.may_see(topic));
     let total = Counts::total(&rows);
     let next_offsets: BTreeMap<i32, i64> = rows
         .iter()

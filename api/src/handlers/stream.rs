@@ -3,6 +3,7 @@
 //! `after=`); each event's SSE id is its commit cursor `<tx>.<id>`, so a reconnecting client
 //! receives every matching event once, in commit order. Comments keep idle streams alive.
 
+use crate::route_table::IN_TABLE;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -16,10 +17,11 @@ use warp::reply::Response;
 use warp::sse::Event;
 use warp::Reply;
 
+use crate::auth::Caller;
 use crate::errors::ApiError;
-use crate::handlers::events::QueryParams;
 use crate::handlers::responses::ReadErrors;
 use crate::handlers::search::{self, FILTER_PARAMS};
+use crate::handlers::{visible, Request};
 use crate::state::AppState;
 use crate::tail::Batch;
 
@@ -30,7 +32,7 @@ const CLIENT_QUEUE: usize = 256;
 
 /// Live tail (Server-Sent Events) of the events matching the filters; each event's id is its commit cursor. Comment lines are heartbeats.
 #[utoipa::path(
-    get, path = "/events/stream",
+    get, path = IN_TABLE,
     params(
         search::FilterParams,
         ("after" = Option<String>, Query, description = "Events stored after this one in commit order: an event id or the cursor <tx>.<id> of Link / the stream's event ids"),
@@ -41,14 +43,20 @@ const CLIENT_QUEUE: usize = 256;
         ReadErrors,
     ),
 )]
-pub async fn stream(
-    state: AppState,
-    params: &QueryParams,
-    last_event_id: Option<String>,
-) -> Result<Response, ApiError> {
+pub async fn stream(request: Request) -> Result<Response, ApiError> {
+    let params = &request.params()?;
+    let last_event_id = request.header("last-event-id");
+    let Request { state, caller, .. } = request;
     let known: Vec<&str> = FILTER_PARAMS.iter().chain(&["after"]).copied().collect();
     search::only_known(params, &known)?;
-    let filter = search::parse_filter(params)?;
+    let mut filter = search::parse_filter(params)?;
+    if caller.topics().is_some() {
+        let mut conn = state.read_pool.get().await.map_err(DbError::from)?;
+        if !visible::narrow(&mut conn, &state, &caller, &mut filter).await? {
+            // Nothing visible yet: follow every topic, and let `send` keep only the caller's.
+            filter.topics.clear();
+        }
+    }
     let after = match (last_event_id, params.get("after")) {
         (Some(id), _) => Some(search::parse_after("Last-Event-ID", id.trim())?),
         (None, Some(after)) => Some(search::parse_after("after", after)?),
@@ -73,6 +81,7 @@ pub async fn stream(
     let follower = Follower {
         state: state.clone(),
         filter,
+        caller,
         cursor: start.unwrap_or(position),
         sender,
     };
@@ -93,6 +102,8 @@ pub async fn stream(
 struct Follower {
     state: AppState,
     filter: EventFilter,
+    /// Whose stream: a topic-limited caller is sent its topics' events only.
+    caller: Caller,
     /// The last position delivered (or skipped as not matching).
     cursor: CommitCursor,
     sender: mpsc::Sender<Event>,
@@ -213,6 +224,9 @@ impl Follower {
     }
 
     async fn send(&self, found: &search_db::FoundEvent) -> Result<(), Gone> {
+        if !self.caller.may_see(&found.event.topic) {
+            return Ok(());
+        }
         let data =
             serde_json::to_string(&EventView::from(found.event.clone())).map_err(|_| Gone)?;
         let event = Event::default().id(found.cursor().to_string()).data(data);
